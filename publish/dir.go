@@ -1,0 +1,284 @@
+package publish
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Dir is a Store in a local directory, the embedded default.
+//
+// Create writes a temporary file, fsyncs it, and hard-links it to its
+// final name: link fails if the name exists, so creation is atomic and
+// exclusive (O_EXCL semantics with complete content). Swap takes an
+// exclusive flock on a lock file, compares the current content's digest
+// (the version) with the one read, writes a temporary file, fsyncs it,
+// renames it over the object and fsyncs the directory. The lease is a
+// non-blocking flock, released by the kernel if the holder dies.
+//
+// Files whose names start with "." (temporary files, locks) are never
+// object keys, so `pysumdb serve` and List skip them.
+type Dir struct {
+	root string
+}
+
+var _ Store = (*Dir)(nil)
+
+// OpenDir returns the store rooted at dir, creating the directory if
+// needed.
+func OpenDir(dir string) (*Dir, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("couldn't create store directory: %w", err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Dir{root: abs}, nil
+}
+
+// Root returns the directory of the store.
+func (d *Dir) Root() string { return d.root }
+
+func (d *Dir) path(key string) (string, error) {
+	if err := CheckKey(key); err != nil {
+		return "", err
+	}
+	return filepath.Join(d.root, filepath.FromSlash(key)), nil
+}
+
+func digestVersion(data []byte) Version {
+	sum := sha256.Sum256(data)
+	return Version(hex.EncodeToString(sum[:16]))
+}
+
+// Create implements Store.
+func (d *Dir) Create(ctx context.Context, key string, data []byte) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := d.mkdirs(filepath.Dir(p)); err != nil {
+		return err
+	}
+	tmp, err := writeTemp(filepath.Dir(p), data)
+	if err != nil {
+		return fmt.Errorf("couldn't write %s: %w", key, err)
+	}
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, p); err != nil {
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("couldn't create %s: %w", key, err)
+		}
+		existing, rerr := os.ReadFile(p)
+		if rerr != nil {
+			return fmt.Errorf("couldn't read existing %s: %w", key, rerr)
+		}
+		if !bytes.Equal(existing, data) {
+			return fmt.Errorf("%s: %w (%d bytes stored, %d bytes new)", key, ErrIntegrity, len(existing), len(data))
+		}
+		return nil
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// Read implements Store.
+func (d *Dir) Read(ctx context.Context, key string) ([]byte, Version, error) {
+	p, err := d.path(key)
+	if err != nil {
+		return nil, NoVersion, err
+	}
+	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, NoVersion, fmt.Errorf("%s: %w", key, ErrNotExist)
+	}
+	if err != nil {
+		return nil, NoVersion, fmt.Errorf("couldn't read %s: %w", key, err)
+	}
+	return data, digestVersion(data), nil
+}
+
+// Swap implements Store.
+func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (Version, error) {
+	p, err := d.path(key)
+	if err != nil {
+		return NoVersion, err
+	}
+	unlock, err := d.flock(".swap-lock", syscall.LOCK_EX)
+	if err != nil {
+		return NoVersion, err
+	}
+	defer unlock()
+	current, err := os.ReadFile(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if old != NoVersion {
+			return NoVersion, fmt.Errorf("%s: %w (it was deleted)", key, ErrConflict)
+		}
+	case err != nil:
+		return NoVersion, fmt.Errorf("couldn't read %s: %w", key, err)
+	case digestVersion(current) != old:
+		return NoVersion, fmt.Errorf("%s: %w", key, ErrConflict)
+	}
+	if err := d.mkdirs(filepath.Dir(p)); err != nil {
+		return NoVersion, err
+	}
+	tmp, err := writeTemp(filepath.Dir(p), data)
+	if err != nil {
+		return NoVersion, fmt.Errorf("couldn't write %s: %w", key, err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return NoVersion, fmt.Errorf("couldn't replace %s: %w", key, err)
+	}
+	if err := syncDir(filepath.Dir(p)); err != nil {
+		return NoVersion, err
+	}
+	return digestVersion(data), nil
+}
+
+// Delete implements Store.
+func (d *Dir) Delete(ctx context.Context, key string) error {
+	p, err := d.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("couldn't delete %s: %w", key, err)
+	}
+	return syncDir(filepath.Dir(p))
+}
+
+// List implements Store.
+func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	// Walk only the directory that can hold the prefix.
+	start := d.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = filepath.Join(d.root, filepath.FromSlash(prefix[:i]))
+	}
+	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if p != start && strings.HasPrefix(e.Name(), ".") && e.Name() != ".well-known" {
+			if e.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if e.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(d.root, p)
+		if err != nil {
+			return err
+		}
+		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
+			keys = append(keys, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't list %q: %w", prefix, err)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// Lock implements Store with a non-blocking flock on .lease.
+func (d *Dir) Lock(ctx context.Context, holder string) (func(context.Context) error, error) {
+	unlock, err := d.flock(".lease", syscall.LOCK_EX|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		by, _ := os.ReadFile(filepath.Join(d.root, ".lease-holder"))
+		return nil, fmt.Errorf("%w (held by %s)", ErrBusy, strings.TrimSpace(string(by)))
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Who holds it is only for the message above; losing it is harmless.
+	_ = os.WriteFile(filepath.Join(d.root, ".lease-holder"), []byte(holder+"\n"), 0o644)
+	return func(context.Context) error { unlock(); return nil }, nil
+}
+
+func (d *Dir) flock(name string, how int) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(d.root, name), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't open lock file: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), how)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+// mkdirs creates dir and its missing parents, fsyncing each parent whose
+// entries changed so that the new directories survive a crash.
+func (d *Dir) mkdirs(dir string) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := d.mkdirs(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("couldn't create directory: %w", err)
+	}
+	return syncDir(filepath.Dir(dir))
+}
+
+func writeTemp(dir string, data []byte) (string, error) {
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("couldn't sync directory: %w", err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("couldn't sync directory: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package tiles
+
+import (
+	"strings"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// TileHeight is the height of every tile: 256 hashes or entries.
+const TileHeight = 8
+
+// TileWidth is the number of hashes (or entries) in a full tile.
+const TileWidth = 1 << TileHeight
+
+// Object keys of the mutable and discovery objects.
+const (
+	CheckpointKey = "checkpoint"
+	KeyKey        = ".well-known/bt/tlog-key"
+	IndexPrefix   = "index/"
+	TilePrefix    = "tile/"
+)
+
+// TilePath returns the C2SP path of t: tile/<L>/<N>[.p/<W>] for hash tiles
+// and tile/entries/<N>[.p/<W>] for entry bundles (t.L == -1). t.H must be
+// TileHeight.
+func TilePath(t tlog.Tile) string {
+	// Go's tile paths are tile/<H>/<L|data>/<N>[.p/<W>] with the same
+	// encoding of N and W; C2SP drops the height and says "entries".
+	p := strings.TrimPrefix(t.Path(), "tile/8/")
+	if strings.HasPrefix(p, "data/") {
+		p = "entries/" + strings.TrimPrefix(p, "data/")
+	}
+	return TilePrefix + p
+}
+
+// ParseTilePath is the inverse of TilePath. It rejects anything TilePath
+// would not produce, so a path maps to exactly one tile.
+func ParseTilePath(path string) (tlog.Tile, error) {
+	rest, ok := strings.CutPrefix(path, TilePrefix)
+	if !ok {
+		return tlog.Tile{}, malformed("tile path %q", path)
+	}
+	if e, ok := strings.CutPrefix(rest, "entries/"); ok {
+		rest = "data/" + e
+	} else if strings.HasPrefix(rest, "data/") {
+		return tlog.Tile{}, malformed("tile path %q", path)
+	}
+	t, err := tlog.ParseTilePath("tile/8/" + rest)
+	if err != nil || TilePath(t) != path {
+		return tlog.Tile{}, malformed("tile path %q", path)
+	}
+	return t, nil
+}
+
+// EntryBundleTile returns the entry bundle tile holding entries
+// [n*256, n*256+w).
+func EntryBundleTile(n int64, w int) tlog.Tile {
+	return tlog.Tile{H: TileHeight, L: -1, N: n, W: w}
+}
+
+// IndexKey returns the object key of a project's index. The project must
+// be normalized.
+func IndexKey(project string) string {
+	return IndexPrefix + project
+}
+
+// IsImmutable reports whether the object at key never changes once
+// written: tiles, entry bundles (full or partial) and the key file.
+func IsImmutable(key string) bool {
+	return strings.HasPrefix(key, TilePrefix)
+}
