@@ -1,0 +1,481 @@
+// Package sequencer is pysumdb's batch sequencer, modelled on Go's sumdb:
+// run once per batch (by cron or `pysumdb run`), it appends new PyPI files
+// to the log's tiles, signs a checkpoint, updates the project indexes and
+// exits. There is no server: the store is the database.
+//
+// One batch goes through these steps, in this order (DESIGN.md):
+//
+//  1. dedupe: records whose filename the log holds with the same sha256
+//     and size are dropped; with another sha256 or size they raise an
+//     alarm and are not appended;
+//  2. stage: the ordered new records, the tree size they start from and
+//     the source cursor are fixed in the state object by compare-and-swap.
+//     A sequencer that loses this race has written nothing;
+//  3. entry bundles and hash tiles (create-only objects);
+//  4. checkpoint (compare-and-swap);
+//  5. project indexes (compare-and-swap);
+//  6. state: the batch is done, the cursor advances.
+//
+// Everything written in steps 3–5 is a pure function of the tree before
+// the batch and of the staged records, so a run that crashed anywhere is
+// finished by the next one (Open) replaying the staged batch: it rewrites
+// byte-identical objects, loses nothing and appends nothing twice.
+package sequencer
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/tiles"
+)
+
+// ErrInconsistent reports a store whose objects contradict each other (for
+// example a checkpoint that is neither before nor after the staged batch):
+// a human must look, the sequencer won't guess.
+var ErrInconsistent = errors.New("log store is inconsistent")
+
+// Config configures a Sequencer.
+type Config struct {
+	// Store holds the log.
+	Store publish.Store
+	// Key is the log's private note key ("PRIVATE+KEY+<origin>+..."), as
+	// `pysumdb keygen` writes it; its name is the log's origin.
+	Key string
+	// Logger receives progress, recoveries and alarms; nil discards.
+	Logger *slog.Logger
+	// Concurrency bounds parallel object writes and reads; 0 means 32.
+	Concurrency int
+	// Holder names this process in the lease, for "busy" messages.
+	Holder string
+	// Now returns the time alarms are stamped with; nil means time.Now.
+	Now func() time.Time
+}
+
+// Sequencer appends batches to one log. It holds the store's lease from
+// Open to Close.
+type Sequencer struct {
+	cfg      Config
+	signer   note.Signer
+	verifier note.Verifier
+	vkey     string
+	log     *slog.Logger
+	release func(context.Context) error
+	st      *state
+	stVer   publish.Version
+}
+
+// Result describes one Append.
+type Result struct {
+	// Appended is the number of new entries.
+	Appended int
+	// Duplicates is the number of records already logged with the same
+	// sha256 and size (or repeated within the batch).
+	Duplicates int
+	// Alarms are the records that contradict the log; not appended.
+	Alarms []Alarm
+	// TreeSize is the log size after the batch.
+	TreeSize int64
+}
+
+// Open takes the store's lease (failing with an error wrapping
+// publish.ErrBusy if another sequencer holds it), publishes the log key if
+// the store is new, checks the state against the checkpoint, and finishes
+// any batch an earlier run left half-done.
+func Open(ctx context.Context, cfg Config) (*Sequencer, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 32
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	signer, err := note.NewSigner(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't load the log key: %w", err)
+	}
+	if err := tiles.CheckOrigin(signer.Name()); err != nil {
+		return nil, fmt.Errorf("the log key's name can't be an origin: %w", err)
+	}
+	vkey, err := tiles.VerifierKey(cfg.Key)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't load the log key: %w", err)
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, err
+	}
+	release, err := cfg.Store.Lock(ctx, cfg.Holder)
+	if err != nil {
+		return nil, err
+	}
+	s := &Sequencer{cfg: cfg, signer: signer, verifier: verifier, vkey: vkey,
+		log: cfg.Logger.With("origin", signer.Name()), release: release}
+	if err := s.open(ctx); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Sequencer) open(ctx context.Context) error {
+	if err := s.publishKey(ctx); err != nil {
+		return err
+	}
+	st, v, err := readState(ctx, s.cfg.Store)
+	if err != nil {
+		return err
+	}
+	s.st, s.stVer = st, v
+	if st.Staged != nil {
+		s.log.Warn("finishing a batch an earlier run left half-done",
+			"start", st.Staged.Start, "entries", len(st.Staged.Records))
+		return s.finish(ctx)
+	}
+	tree, _, err := s.readCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if tree.N != st.TreeSize {
+		return fmt.Errorf("%w: checkpoint has size %d, sequencer state says %d and stages no batch", ErrInconsistent, tree.N, st.TreeSize)
+	}
+	return nil
+}
+
+// Close releases the lease.
+func (s *Sequencer) Close(ctx context.Context) error {
+	if s.release == nil {
+		return nil
+	}
+	err := s.release(ctx)
+	s.release = nil
+	return err
+}
+
+// TreeSize returns the log's size after the last completed batch.
+func (s *Sequencer) TreeSize() int64 { return s.st.TreeSize }
+
+// Cursor returns the source cursor stored with the last completed batch.
+func (s *Sequencer) Cursor() json.RawMessage { return s.st.Cursor }
+
+// publishKey writes the verifier key at its well-known path, and refuses a
+// store that holds another log's key.
+func (s *Sequencer) publishKey(ctx context.Context) error {
+	vkey := []byte(s.vkey + "\n")
+	err := s.cfg.Store.Create(ctx, tiles.KeyKey, vkey)
+	if errors.Is(err, publish.ErrIntegrity) {
+		stored, _, _ := s.cfg.Store.Read(ctx, tiles.KeyKey)
+		return fmt.Errorf("%w: the store holds the log of key %q, not %q", ErrInconsistent, stored, vkey)
+	}
+	return err
+}
+
+// readCheckpoint returns the published tree (size 0 if none yet) and the
+// checkpoint's version.
+func (s *Sequencer) readCheckpoint(ctx context.Context) (tlog.Tree, publish.Version, error) {
+	data, v, err := s.cfg.Store.Read(ctx, tiles.CheckpointKey)
+	if errors.Is(err, publish.ErrNotExist) {
+		return tlog.Tree{}, publish.NoVersion, nil
+	}
+	if err != nil {
+		return tlog.Tree{}, v, fmt.Errorf("couldn't read checkpoint: %w", err)
+	}
+	c, _, err := tiles.OpenCheckpoint(data, s.verifier)
+	if err != nil {
+		return tlog.Tree{}, v, fmt.Errorf("%w: stored checkpoint doesn't verify: %v", tiles.ErrVerification, err)
+	}
+	return c.Tree, v, nil
+}
+
+// Append logs the new records among records and, once they are published,
+// stores cursor as the source's position. Records must be valid (see
+// Record.Check). It returns ErrBusy if another sequencer won the race.
+func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.RawMessage) (Result, error) {
+	for i := range records {
+		if err := records[i].Check(); err != nil {
+			return Result{}, fmt.Errorf("record %d: %w", i, err)
+		}
+	}
+	sorted := slices.Clone(records)
+	slices.SortStableFunc(sorted, compareRecords)
+
+	res, fresh, err := s.dedupe(ctx, sorted)
+	if err != nil {
+		return res, err
+	}
+	res.TreeSize = s.st.TreeSize
+	if len(fresh) == 0 {
+		if string(cursor) != string(s.st.Cursor) {
+			next := &state{TreeSize: s.st.TreeSize, Cursor: cursor}
+			if s.stVer, err = swapState(ctx, s.cfg.Store, s.stVer, next); err != nil {
+				return res, err
+			}
+			s.st = next
+		}
+		s.log.Info("nothing new to log", "size", res.TreeSize, "duplicates", res.Duplicates, "alarms", len(res.Alarms))
+		return res, nil
+	}
+
+	staged := &state{TreeSize: s.st.TreeSize, Cursor: s.st.Cursor, Staged: &stagedBatch{Start: s.st.TreeSize, Records: fresh, Cursor: cursor}}
+	if s.stVer, err = swapState(ctx, s.cfg.Store, s.stVer, staged); err != nil {
+		return res, err
+	}
+	s.st = staged
+	s.log.Info("staged batch", "start", staged.Staged.Start, "entries", len(fresh))
+	if err := s.finish(ctx); err != nil {
+		return res, err
+	}
+	res.Appended = len(fresh)
+	res.TreeSize = s.st.TreeSize
+	return res, nil
+}
+
+func compareRecords(a, b Record) int {
+	return cmp.Or(
+		compareUploadTimes(a.UploadTime, b.UploadTime),
+		cmp.Compare(a.Project, b.Project),
+		cmp.Compare(a.Filename, b.Filename),
+		cmp.Compare(a.SHA256, b.SHA256),
+		cmp.Compare(a.Size, b.Size),
+	)
+}
+
+// compareUploadTimes orders by time, unknown ("-") first.
+func compareUploadTimes(a, b string) int {
+	ta, errA := time.Parse(time.RFC3339Nano, a)
+	tb, errB := time.Parse(time.RFC3339Nano, b)
+	switch {
+	case errA != nil && errB != nil:
+		return 0
+	case errA != nil:
+		return -1
+	case errB != nil:
+		return 1
+	}
+	return ta.Compare(tb)
+}
+
+// dedupe splits sorted records into new ones and the rest, raising alarms
+// for those that contradict the log or an earlier record of the batch.
+func (s *Sequencer) dedupe(ctx context.Context, sorted []Record) (Result, []Record, error) {
+	var res Result
+	projects := map[string]bool{}
+	for _, r := range sorted {
+		projects[r.Project] = true
+	}
+	indexes, err := s.readIndexes(ctx, projects)
+	if err != nil {
+		return res, nil, err
+	}
+	logged := map[string]tiles.IndexLine{}
+	for _, x := range indexes {
+		for _, l := range x.index.Lines {
+			logged[l.Filename] = l
+		}
+	}
+	var fresh []Record
+	for _, r := range sorted {
+		digest, _ := tiles.ParseHexDigest(r.SHA256)
+		old, ok := logged[r.Filename]
+		switch {
+		case !ok:
+			line := tiles.IndexLine{Leaf: s.st.TreeSize + int64(len(fresh)), Filename: r.Filename, SHA256: digest, Size: r.Size}
+			logged[r.Filename] = line
+			fresh = append(fresh, r)
+		case old.SHA256 == digest && old.Size == r.Size:
+			res.Duplicates++
+		default:
+			a := Alarm{
+				Project: r.Project, Filename: r.Filename, Leaf: old.Leaf,
+				LoggedSHA256: hex.EncodeToString(old.SHA256[:]), LoggedSize: old.Size,
+				ServedSHA256: r.SHA256, ServedSize: r.Size,
+				Detected: s.cfg.Now().UTC().Format(time.RFC3339),
+			}
+			if err := s.raise(ctx, a); err != nil {
+				return res, nil, err
+			}
+			res.Alarms = append(res.Alarms, a)
+		}
+	}
+	return res, fresh, nil
+}
+
+type projectIndex struct {
+	index   tiles.Index
+	version publish.Version
+}
+
+// readIndexes reads the indexes of projects in parallel.
+func (s *Sequencer) readIndexes(ctx context.Context, projects map[string]bool) (map[string]projectIndex, error) {
+	out := make(map[string]projectIndex, len(projects))
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.Concurrency)
+	for p := range projects {
+		g.Go(func() error {
+			x, v, err := s.readIndex(gctx, p)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			out[p] = projectIndex{x, v}
+			mu.Unlock()
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+func (s *Sequencer) readIndex(ctx context.Context, project string) (tiles.Index, publish.Version, error) {
+	data, v, err := s.cfg.Store.Read(ctx, tiles.IndexKey(project))
+	if errors.Is(err, publish.ErrNotExist) {
+		return tiles.Index{Origin: s.signer.Name(), Project: project}, publish.NoVersion, nil
+	}
+	if err != nil {
+		return tiles.Index{}, v, fmt.Errorf("couldn't read index of %s: %w", project, err)
+	}
+	x, err := tiles.OpenIndex(data, s.verifier, project)
+	if err != nil {
+		return tiles.Index{}, v, fmt.Errorf("%w: stored index of %s: %v", tiles.ErrVerification, project, err)
+	}
+	return x, v, nil
+}
+
+// finish writes everything of the staged batch that may be missing, then
+// marks it done.
+func (s *Sequencer) finish(ctx context.Context) error {
+	b := s.st.Staged
+	if b.Start != s.st.TreeSize {
+		return fmt.Errorf("%w: staged batch starts at %d, state is at %d", ErrInconsistent, b.Start, s.st.TreeSize)
+	}
+	tree, cpVer, err := s.readCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	switch tree.N {
+	case b.Start:
+		newTree, err := s.writeTiles(ctx, tree, b)
+		if err != nil {
+			return err
+		}
+		if err := s.publishCheckpoint(ctx, cpVer, newTree); err != nil {
+			return err
+		}
+	case b.end():
+		s.log.Info("checkpoint of staged batch already published", "size", tree.N)
+	default:
+		return fmt.Errorf("%w: checkpoint has size %d, staged batch goes from %d to %d", ErrInconsistent, tree.N, b.Start, b.end())
+	}
+	if err := s.writeIndexes(ctx, b); err != nil {
+		return err
+	}
+	done := &state{TreeSize: b.end(), Cursor: b.Cursor}
+	v, err := swapState(ctx, s.cfg.Store, s.stVer, done)
+	if err != nil {
+		return err
+	}
+	s.st, s.stVer = done, v
+	s.log.Info("batch published", "size", done.TreeSize, "entries", len(b.Records))
+	return nil
+}
+
+func (s *Sequencer) publishCheckpoint(ctx context.Context, old publish.Version, tree tlog.Tree) error {
+	signed, err := tiles.SignCheckpoint(tiles.Checkpoint{Origin: s.signer.Name(), Tree: tree}, s.signer)
+	if err != nil {
+		return fmt.Errorf("couldn't sign checkpoint: %w", err)
+	}
+	if _, err := s.cfg.Store.Swap(ctx, tiles.CheckpointKey, old, signed); err != nil {
+		if errors.Is(err, publish.ErrConflict) {
+			return fmt.Errorf("%w: the checkpoint changed under us (another sequencer ran): %v", publish.ErrBusy, err)
+		}
+		return fmt.Errorf("couldn't publish checkpoint: %w", err)
+	}
+	s.log.Info("checkpoint published", "size", tree.N, "root", tree.Hash.String())
+	return nil
+}
+
+// writeIndexes brings the index of every project of the batch to the
+// batch's end: lines before the batch kept, the batch's lines added.
+// Replaying it after a crash gives the same indexes.
+func (s *Sequencer) writeIndexes(ctx context.Context, b *stagedBatch) error {
+	lines := map[string][]tiles.IndexLine{}
+	for i, r := range b.Records {
+		digest, _ := tiles.ParseHexDigest(r.SHA256)
+		lines[r.Project] = append(lines[r.Project], tiles.IndexLine{
+			Leaf: b.Start + int64(i), Filename: r.Filename, SHA256: digest, Size: r.Size, UploadTime: r.UploadTime,
+		})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.cfg.Concurrency)
+	for project, added := range lines {
+		g.Go(func() error { return s.writeIndex(gctx, project, b, added) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	s.log.Info("project indexes published", "projects", len(lines), "size", b.end())
+	return nil
+}
+
+func (s *Sequencer) writeIndex(ctx context.Context, project string, b *stagedBatch, added []tiles.IndexLine) error {
+	x, v, err := s.readIndex(ctx, project)
+	if err != nil {
+		return err
+	}
+	if x.TreeSize > b.end() {
+		return fmt.Errorf("%w: index of %s covers size %d, beyond the batch end %d", ErrInconsistent, project, x.TreeSize, b.end())
+	}
+	kept := slices.DeleteFunc(x.Lines, func(l tiles.IndexLine) bool { return l.Leaf >= b.Start })
+	x.Lines = append(kept, added...)
+	x.TreeSize = b.end()
+	signed, err := tiles.SignIndex(x, s.signer)
+	if err != nil {
+		return fmt.Errorf("couldn't sign index of %s: %w", project, err)
+	}
+	if _, err := s.cfg.Store.Swap(ctx, tiles.IndexKey(project), v, signed); err != nil {
+		if errors.Is(err, publish.ErrConflict) {
+			return fmt.Errorf("%w: index of %s changed under us: %v", publish.ErrBusy, project, err)
+		}
+		return fmt.Errorf("couldn't publish index of %s: %w", project, err)
+	}
+	return nil
+}
+
+// alarmKey names the alarm object of one filename served with one digest.
+func alarmKey(filename, servedSHA256 string) string {
+	sum := sha256.Sum256([]byte(filename + "\n" + servedSHA256))
+	return AlarmPrefix + hex.EncodeToString(sum[:16]) + ".json"
+}
+
+// raise records an alarm in the store (once per filename and digest) and
+// logs it at ERROR.
+func (s *Sequencer) raise(ctx context.Context, a Alarm) error {
+	s.log.Error("ALARM: PyPI serves other bytes for a logged file; not appended",
+		"project", a.Project, "filename", a.Filename, "leaf", a.Leaf,
+		"logged_sha256", a.LoggedSHA256, "logged_size", a.LoggedSize,
+		"served_sha256", a.ServedSHA256, "served_size", a.ServedSize)
+	data, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = s.cfg.Store.Swap(ctx, alarmKey(a.Filename, a.ServedSHA256), publish.NoVersion, append(data, '\n'))
+	if err != nil && !errors.Is(err, publish.ErrConflict) {
+		return fmt.Errorf("couldn't record alarm for %s: %w", a.Filename, err)
+	}
+	return nil
+}
