@@ -98,7 +98,7 @@ func (d *Dir) Read(ctx context.Context, key string) ([]byte, Version, error) {
 		return nil, NoVersion, err
 	}
 	data, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EISDIR) {
 		return nil, NoVersion, fmt.Errorf("%s: %w", key, ErrNotExist)
 	}
 	if err != nil {

@@ -465,7 +465,7 @@ func alarmKey(filename, servedSHA256 string) string {
 // raise records an alarm in the store (once per filename and digest) and
 // logs it at ERROR.
 func (s *Sequencer) raise(ctx context.Context, a Alarm) error {
-	s.log.Error("ALARM: PyPI serves other bytes for a logged file; not appended",
+	s.log.Error("ALARM: the source serves other bytes for a logged file; not appended",
 		"project", a.Project, "filename", a.Filename, "leaf", a.Leaf,
 		"logged_sha256", a.LoggedSHA256, "logged_size", a.LoggedSize,
 		"served_sha256", a.ServedSHA256, "served_size", a.ServedSize)

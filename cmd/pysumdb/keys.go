@@ -1,0 +1,93 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/pysumdb/pysumdb/tiles"
+)
+
+func newKeygenCommand(g *globals) *cobra.Command {
+	var origin, out string
+	c := &cobra.Command{
+		Use:   "keygen --origin ORIGIN --out KEYFILE",
+		Short: "Create a log's private signing key and print its verifier key",
+		Long: `keygen creates the Ed25519 note key that signs a log's checkpoints and
+project indexes. ORIGIN names the log (for example pysumdb.example.org/log);
+it is the first line of every checkpoint and the key's name. The private key
+is written to KEYFILE with mode 0600 (an existing file is never
+overwritten); the verifier key, which clients pin, is printed.`,
+		Args: argsBetween(0, 0),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := requireFlags(c, "origin", "out"); err != nil {
+				return err
+			}
+			if err := tiles.CheckOrigin(origin); err != nil {
+				return usageError{err}
+			}
+			skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+			if err != nil {
+				return err
+			}
+			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if errors.Is(err, fs.ErrExist) {
+				return usagef("%s exists; refusing to overwrite a key", out)
+			}
+			if err != nil {
+				return fmt.Errorf("couldn't create key file: %w", err)
+			}
+			_, err = fmt.Fprintln(f, skey)
+			if err == nil {
+				err = f.Sync()
+			}
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(out)
+				return fmt.Errorf("couldn't write key file: %w", err)
+			}
+			fmt.Fprintln(g.stdout, vkey)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&origin, "origin", "", "the log's origin, e.g. pysumdb.example.org/log")
+	c.Flags().StringVar(&out, "out", "", "file to write the private key to (mode 0600)")
+	return c
+}
+
+// readSignerKey reads a private key file written by keygen.
+func readSignerKey(path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", usagef("couldn't read key file: %v", err)
+	}
+	skey := strings.TrimSpace(string(data))
+	if _, err := note.NewSigner(skey); err != nil {
+		return "", usagef("%s is not a private note key: %v", path, err)
+	}
+	return skey, nil
+}
+
+// readVerifierKey accepts a verifier key or the path of a file holding one.
+func readVerifierKey(arg string) (string, error) {
+	if _, err := note.NewVerifier(arg); err == nil {
+		return arg, nil
+	}
+	data, err := os.ReadFile(arg)
+	if err != nil {
+		return "", usagef("--vkey %q is neither a verifier key nor a readable file", arg)
+	}
+	vkey := strings.TrimSpace(string(data))
+	if _, err := note.NewVerifier(vkey); err != nil {
+		return "", usagef("%s does not hold a verifier key: %v", arg, err)
+	}
+	return vkey, nil
+}

@@ -1,0 +1,173 @@
+// Command pysumdb runs and reads pysumdb logs: an append-only Merkle log of
+// the sha256 of every file published on PyPI.
+//
+// Exit statuses, for every subcommand:
+//
+//	0  success: done, everything verified
+//	1  failure of the job: an operation or a verification failed
+//	2  usage or input error: bad flag, unreadable or malformed file
+//	3  alarm: PyPI serves other bytes for a logged file, or a log
+//	   misbehaves (SECURITY ERROR)
+//	4  busy: another sequencer holds the lease or won the race
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/tiles"
+)
+
+// Exit statuses (DESIGN.md).
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	exitAlarm   = 3
+	exitBusy    = 4
+)
+
+const exitStatusHelp = `Exit status: 0 success, 1 failure, 2 usage or input error,
+3 alarm or SECURITY ERROR (a logged file changed, a log misbehaves),
+4 busy (another sequencer is running).`
+
+// usageError marks errors of the command line or of input files.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// errAlarm marks a run that raised alarms; the alarms were already
+// reported.
+var errAlarm = errors.New("alarms raised")
+
+func exitStatus(err error) int {
+	var u usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, errAlarm), errors.Is(err, tiles.ErrVerification), errors.Is(err, publish.ErrIntegrity):
+		return exitAlarm
+	case errors.Is(err, publish.ErrBusy):
+		return exitBusy
+	case errors.As(err, &u):
+		return exitUsage
+	default:
+		return exitFailure
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run runs the command line args and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	status := exitStatus(err)
+	if err != nil && !errors.Is(err, errAlarm) {
+		prefix := "pysumdb: "
+		if status == exitAlarm {
+			prefix = "pysumdb: SECURITY ERROR: "
+		}
+		fmt.Fprintln(stderr, prefix+err.Error())
+	}
+	return status
+}
+
+// globals are the flags every subcommand has.
+type globals struct {
+	verbose bool
+	quiet   bool
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+func (g *globals) logger() *slog.Logger {
+	level := slog.LevelInfo
+	switch {
+	case g.verbose:
+		level = slog.LevelDebug
+	case g.quiet:
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "pysumdb",
+		Short: "A tamper-evident log of every file published on PyPI",
+		Long: `pysumdb records the sha256 of every file published on PyPI in an append-only
+Merkle log (C2SP tlog-tiles and signed checkpoints, like Go's checksum
+database), written as static files to a directory or a bucket. Anyone can
+verify the log and their lockfiles against it from those files alone.
+
+` + exitStatusHelp,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+	})
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log only warnings and errors")
+	root.AddCommand(
+		newKeygenCommand(g),
+		newSequenceCommand(g),
+		newServeCommand(g),
+		newAuditCommand(g),
+		newLookupCommand(g),
+	)
+	return root
+}
+
+// argsBetween accepts lo to hi positional arguments; others are a usage
+// error.
+func argsBetween(lo, hi int) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return usagef("%s takes %s, got %d (see '%s --help')", c.Name(), argCount(lo, hi), len(args), c.CommandPath())
+		}
+		return nil
+	}
+}
+
+func argCount(lo, hi int) string {
+	switch {
+	case lo == hi:
+		return fmt.Sprintf("%d arguments", lo)
+	default:
+		return fmt.Sprintf("%d to %d arguments", lo, hi)
+	}
+}
+
+// requireFlags reports missing required flags as a usage error.
+func requireFlags(c *cobra.Command, names ...string) error {
+	for _, n := range names {
+		if !c.Flags().Changed(n) {
+			return usagef("%s needs --%s (see '%s --help')", c.Name(), n, c.CommandPath())
+		}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/tiles"
+)
+
+func openLog(location, vkeyArg string) (*client.Log, error) {
+	vkey, err := readVerifierKey(vkeyArg)
+	if err != nil {
+		return nil, err
+	}
+	fetch, err := client.NewFetcher(location)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return client.NewLog(fetch, vkey)
+}
+
+func newAuditCommand(g *globals) *cobra.Command {
+	var location, vkey string
+	c := &cobra.Command{
+		Use:   "audit --log DIR_OR_URL --vkey VKEY",
+		Short: "Re-verify a whole log from its static files",
+		Long: `audit re-verifies the whole log from its static files: the checkpoint's
+signature, every entry parses, the tree rebuilt from the entries equals every
+published tile and the checkpoint's root, no filename is logged twice, every
+project index is signed, complete and correct. It exits 0 only if all hold;
+otherwise it lists what failed and where, and exits 3.
+
+VKEY is the log's verifier key, or a file holding it.
+
+` + exitStatusHelp,
+		Args: argsBetween(0, 0),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := requireFlags(c, "log", "vkey"); err != nil {
+				return err
+			}
+			l, err := openLog(location, vkey)
+			if err != nil {
+				return err
+			}
+			rep, err := l.Audit(c.Context(), g.logger())
+			if rep != nil {
+				for _, p := range rep.Problems {
+					fmt.Fprintln(g.stdout, "FAIL:", p)
+				}
+				fmt.Fprintf(g.stdout, "audited %s at size %d: %d entries, %d entry bundles, %d hash tiles, %d project indexes",
+					l.Origin(), rep.Checkpoint.N, rep.Entries, rep.Bundles, rep.HashTiles, rep.Indexes)
+				if rep.NotYetProvable > 0 {
+					fmt.Fprintf(g.stdout, " (%d index lines beyond the checkpoint, not yet provable)", rep.NotYetProvable)
+				}
+				fmt.Fprintln(g.stdout)
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, "OK: the log is consistent")
+			return nil
+		},
+	}
+	c.Flags().StringVar(&location, "log", "", "the log: a directory or an http(s) URL")
+	c.Flags().StringVar(&vkey, "vkey", "", "the log's verifier key, or a file holding it")
+	return c
+}
+
+func newLookupCommand(g *globals) *cobra.Command {
+	var location, vkey string
+	c := &cobra.Command{
+		Use:   "lookup --log DIR_OR_URL --vkey VKEY PROJECT [FILENAME]",
+		Short: "Print the logged files of a project, each proven against the checkpoint",
+		Long: `lookup prints the files the log holds for PROJECT (or only FILENAME): leaf
+index, filename, sha256, size and upload time, each proven by an inclusion
+proof against the verified checkpoint. Files the project index lists beyond
+the checkpoint's size are shown as "not yet provable".
+
+` + exitStatusHelp,
+		Args: argsBetween(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := requireFlags(c, "log", "vkey"); err != nil {
+				return err
+			}
+			project, err := tiles.NormalizeProject(args[0])
+			if err != nil {
+				return usageError{err}
+			}
+			filename := ""
+			if len(args) == 2 {
+				filename = args[1]
+			}
+			l, err := openLog(location, vkey)
+			if err != nil {
+				return err
+			}
+			cp, _, err := l.Checkpoint(c.Context())
+			if err != nil {
+				return err
+			}
+			files, err := l.Lookup(c.Context(), cp.Tree, project, filename)
+			if errors.Is(err, client.ErrNotFound) && !client.IsSecurityError(err) {
+				return fmt.Errorf("project %s is not in the log %s (size %d)", project, l.Origin(), cp.N)
+			}
+			if err != nil {
+				return err
+			}
+			if len(files) == 0 {
+				return fmt.Errorf("%s is not in the log %s (size %d)", filename, l.Origin(), cp.N)
+			}
+			fmt.Fprintf(g.stdout, "# %s, checkpoint size %d\n", l.Origin(), cp.N)
+			for _, f := range files {
+				status := "verified"
+				if !f.Proven {
+					status = "not yet provable"
+				}
+				fmt.Fprintf(g.stdout, "%d %s %s %d %s %s", f.Leaf, f.Filename, tiles.FormatSHA256(f.SHA256), f.Size, f.UploadTime, status)
+				if f.Publisher != nil {
+					fmt.Fprintf(g.stdout, " publisher=%s:%s", f.Publisher.Kind, f.Publisher.SAN)
+				}
+				fmt.Fprintln(g.stdout)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&location, "log", "", "the log: a directory or an http(s) URL")
+	c.Flags().StringVar(&vkey, "vkey", "", "the log's verifier key, or a file holding it")
+	return c
+}

@@ -1,0 +1,46 @@
+package publish
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Handler serves a store's objects as static files, with the
+// Cache-Control and Content-Type of CacheControl and ContentType. It
+// serves only valid object keys (no directory listings, no dot files
+// other than .well-known, no path escapes) and only GET and HEAD.
+func Handler(store Store, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		key := strings.TrimPrefix(r.URL.Path, "/")
+		if CheckKey(key) != nil || strings.HasSuffix(key, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		data, _, err := store.Read(r.Context(), key)
+		if errors.Is(err, ErrNotExist) {
+			http.NotFound(w, r)
+			return
+		}
+		if err != nil {
+			logger.Error("couldn't read object", "key", key, "err", err)
+			http.Error(w, "internal error", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Cache-Control", CacheControl(key))
+		w.Header().Set("Content-Type", ContentType(key))
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+	})
+}
