@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"errors"
+	"os/exec"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"pysumdb": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the end-to-end scripts in testdata/script, each a
+// session of a user at a shell with the pysumdb binary.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"genrecords": genRecords,
+			"race":       raceSequencers,
+			"flipbyte":   flipByte,
+			"exits":      exits,
+		},
+	})
+}
+
+// genRecords writes N synthetic JSON-lines records to FILE, numbered from
+// FIRST: genrecords FIRST N FILE.
+func genRecords(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: genrecords FIRST N FILE")
+	}
+	first, err1 := strconv.Atoi(args[0])
+	n, err2 := strconv.Atoi(args[1])
+	if err1 != nil || err2 != nil {
+		ts.Fatalf("genrecords: FIRST and N must be numbers")
+	}
+	f, err := os.Create(ts.MkAbs(args[2]))
+	ts.Check(err)
+	w := bufio.NewWriter(f)
+	for k := first; k < first+n; k++ {
+		fmt.Fprintf(w, `{"project":"Proj_%d","filename":"proj_%d-%d.0.tar.gz","sha256":"%064x","size":%d,"upload_time":"2024-05-01T00:00:00Z"}`+"\n",
+			k%50, k%50, k, k+1, 100+k)
+	}
+	ts.Check(w.Flush())
+	ts.Check(f.Close())
+}
+
+// raceSequencers starts one `pysumdb sequence` process per records file,
+// all at once on one store, and checks that each exits 0 or 4 (busy) and
+// at least one exits 0: race STORE KEY FILE...
+func raceSequencers(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 3 {
+		ts.Fatalf("usage: race STORE KEY FILE...")
+	}
+	var cmds []*exec.Cmd
+	for _, file := range args[2:] {
+		cmd := exec.Command("pysumdb", "sequence", "-q", "--store", ts.MkAbs(args[0]), "--key", ts.MkAbs(args[1]), "--from-jsonl", ts.MkAbs(file))
+		cmd.Env = os.Environ()
+		cmd.Env = append(cmd.Env, "PATH="+ts.Getenv("PATH"))
+		cmds = append(cmds, cmd)
+	}
+	for _, cmd := range cmds {
+		ts.Check(cmd.Start())
+	}
+	succeeded := 0
+	for i, cmd := range cmds {
+		err := cmd.Wait()
+		status := cmd.ProcessState.ExitCode()
+		ts.Logf("sequencer %d exited %d (%v)", i, status, err)
+		switch status {
+		case exitOK:
+			succeeded++
+		case exitBusy:
+		default:
+			ts.Fatalf("sequencer %d exited %d, want 0 or 4", i, status)
+		}
+	}
+	if succeeded == 0 {
+		ts.Fatalf("no sequencer succeeded")
+	}
+}
+
+// flipByte flips one byte of FILE at OFFSET: flipbyte FILE OFFSET.
+func flipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET")
+	}
+	off, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	data[off] ^= 0x01
+	ts.Check(os.WriteFile(path, data, 0o644))
+}
+
+// exits runs a command and checks its exit status, keeping its output for
+// stdout and stderr: exits STATUS COMMAND ARGS...
+func exits(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 || neg {
+		ts.Fatalf("usage: exits STATUS COMMAND ARGS...")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	err = ts.Exec(args[1], args[2:]...)
+	got := 0
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr):
+		got = exitErr.ExitCode()
+	case err != nil:
+		ts.Fatalf("%v", err)
+	}
+	if got != want {
+		ts.Fatalf("exit status %d, want %d", got, want)
+	}
+}

@@ -1,0 +1,211 @@
+// Package seqtest holds the sequencer's crash and race tests, exported so
+// that every publish.Store backend runs them: a fault at every write of a
+// batch (before or after the write persists) must be recovered by the next
+// run with nothing lost or appended twice, and racing sequencers must never
+// fork the log.
+package seqtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/publish/storetest"
+	"github.com/pysumdb/pysumdb/sequencer"
+)
+
+// Records returns n synthetic records of distinct files numbered from
+// first, spread over a few dozen projects.
+func Records(first, n int) []sequencer.Record {
+	out := make([]sequencer.Record, n)
+	for i := range out {
+		k := first + i
+		out[i] = sequencer.Record{
+			Project:    fmt.Sprintf("project-%d", k%37),
+			Filename:   fmt.Sprintf("project_%d-%d.0-py3-none-any.whl", k%37, k),
+			SHA256:     fmt.Sprintf("%064x", k+1),
+			Size:       int64(1000 + k),
+			UploadTime: fmt.Sprintf("2024-01-%02dT00:%02d:%02dZ", 1+k/3600%28, k/60%60, k%60),
+		}
+	}
+	return out
+}
+
+// NewKey returns a new log key.
+func NewKey(t testing.TB) (skey, vkey string) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, "pysumdb.test/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return skey, vkey
+}
+
+// Append opens a sequencer on store, appends records with cursor, and
+// closes it.
+func Append(ctx context.Context, store publish.Store, skey string, records []sequencer.Record, cursor string) (sequencer.Result, error) {
+	s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey, Holder: "seqtest"})
+	if err != nil {
+		return sequencer.Result{}, err
+	}
+	defer s.Close(ctx)
+	return s.Append(ctx, records, json.RawMessage(cursor))
+}
+
+// Audit re-verifies the whole log in store and fails t on any problem.
+func Audit(t testing.TB, store publish.Store, vkey string) *client.AuditReport {
+	t.Helper()
+	l, err := client.NewLog(client.StoreFetcher{Store: store}, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := l.Audit(context.Background(), nil)
+	if err != nil {
+		if rep != nil {
+			for _, p := range rep.Problems {
+				t.Errorf("audit: %s", p)
+			}
+		}
+		t.Fatalf("audit: %v", err)
+	}
+	return rep
+}
+
+// RunFaultInjection makes the FailAt-th write of a batch fail, for every
+// write of the batch, with the write lost or persisted, and checks that
+// the next run recovers: the log ends with every record exactly once, the
+// cursor of the batch, and passes a full audit. newStore must return a new
+// empty store on each call.
+func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store) {
+	ctx := context.Background()
+	skey, vkey := NewKey(t)
+	// The first batch ends inside a tile, so the faulty batch extends
+	// partial tiles and existing project indexes, and crosses tile
+	// boundaries.
+	first, second := Records(0, 300), Records(300, 400)
+	for _, afterPersist := range []bool{false, true} {
+		for failAt := 1; ; failAt++ {
+			name := fmt.Sprintf("write%d", failAt)
+			if afterPersist {
+				name += "-persisted"
+			}
+			faulted := false
+			t.Run(name, func(t *testing.T) {
+				store := newStore(t)
+				if _, err := Append(ctx, store, skey, first, `"one"`); err != nil {
+					t.Fatalf("first batch: %v", err)
+				}
+				faulty := &storetest.Faulty{Store: store, FailAt: failAt, AfterPersist: afterPersist}
+				_, err := Append(ctx, faulty, skey, append(second, first[:10]...), `"two"`)
+				faulted = faulty.Writes() >= failAt
+				if !faulted {
+					if err != nil {
+						t.Fatalf("batch without a fault: %v", err)
+					}
+					return
+				}
+				if err == nil && !afterPersist {
+					t.Fatalf("write %d failed but the batch reported success", failAt)
+				}
+				if err != nil && !errors.Is(err, storetest.ErrInjected) {
+					t.Fatalf("batch with fault at write %d: %v, want the injected fault", failAt, err)
+				}
+				// The next run finishes the batch, and a repeat of it
+				// appends nothing.
+				res, err := Append(ctx, store, skey, second, `"two"`)
+				if err != nil {
+					t.Fatalf("recovery run: %v", err)
+				}
+				if res.TreeSize != int64(len(first)+len(second)) || res.Appended != 0 && res.Appended != len(second) {
+					t.Fatalf("recovery run: %+v, want size %d", res, len(first)+len(second))
+				}
+				checkCursor(t, store, skey, `"two"`)
+				rep := Audit(t, store, vkey)
+				if rep.Entries != int64(len(first)+len(second)) {
+					t.Fatalf("audit saw %d entries, want %d", rep.Entries, len(first)+len(second))
+				}
+				// And the log goes on normally.
+				if res, err := Append(ctx, store, skey, Records(700, 5), `"three"`); err != nil || res.Appended != 5 {
+					t.Fatalf("batch after recovery: %+v, %v", res, err)
+				}
+				Audit(t, store, vkey)
+			})
+			if !faulted || t.Failed() {
+				break
+			}
+		}
+	}
+}
+
+func checkCursor(t testing.TB, store publish.Store, skey, want string) {
+	t.Helper()
+	s, err := sequencer.Open(context.Background(), sequencer.Config{Store: store, Key: skey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	if got := string(s.Cursor()); got != want {
+		t.Fatalf("cursor = %s, want %s", got, want)
+	}
+}
+
+// brokenLease is a store whose lease always succeeds, as if it had
+// expired under a paused sequencer or been deleted by hand.
+type brokenLease struct{ publish.Store }
+
+func (brokenLease) Lock(context.Context, string) (func(context.Context) error, error) {
+	return func(context.Context) error { return nil }, nil
+}
+
+// RunRace checks that with the lease broken, two sequencers that opened
+// the same log state can't both append: the loser fails with ErrBusy and
+// writes nothing, the log passes an audit, and a third run appends
+// normally.
+func RunRace(t *testing.T, newStore func(t *testing.T) publish.Store) {
+	ctx := context.Background()
+	skey, vkey := NewKey(t)
+	base := newStore(t)
+	if _, err := Append(ctx, base, skey, Records(0, 100), `"zero"`); err != nil {
+		t.Fatal(err)
+	}
+	store := brokenLease{base}
+	open := func() *sequencer.Sequencer {
+		s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close(ctx) })
+		return s
+	}
+	winner, loser := open(), open()
+	if _, err := winner.Append(ctx, Records(100, 300), json.RawMessage(`"winner"`)); err != nil {
+		t.Fatalf("winner: %v", err)
+	}
+	before, err := base.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = loser.Append(ctx, Records(1000, 7), json.RawMessage(`"loser"`))
+	if !errors.Is(err, publish.ErrBusy) {
+		t.Fatalf("loser: %v, want ErrBusy", err)
+	}
+	after, _ := base.List(ctx, "")
+	if len(after) != len(before) {
+		t.Fatalf("the loser wrote objects: %d before, %d after", len(before), len(after))
+	}
+	if rep := Audit(t, base, vkey); rep.Entries != 400 {
+		t.Fatalf("audit saw %d entries, want 400", rep.Entries)
+	}
+	res, err := Append(ctx, base, skey, Records(1000, 7), `"third"`)
+	if err != nil || res.Appended != 7 || res.TreeSize != 407 {
+		t.Fatalf("third run: %+v, %v", res, err)
+	}
+	Audit(t, base, vkey)
+}
