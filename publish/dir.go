@@ -20,7 +20,7 @@ import (
 // Create writes a temporary file, fsyncs it, and hard-links it to its
 // final name: link fails if the name exists, so creation is atomic and
 // exclusive (O_EXCL semantics with complete content). Swap takes an
-// exclusive flock on a lock file, compares the current content's digest
+// exclusive flock on one of 256 lock files chosen by the key, compares the current content's digest
 // (the version) with the one read, writes a temporary file, fsyncs it,
 // renames it over the object and fsyncs the directory. The lease is a
 // non-blocking flock, released by the kernel if the holder dies.
@@ -28,7 +28,8 @@ import (
 // Files whose names start with "." (temporary files, locks) are never
 // object keys, so `pysumdb serve` and List skip them.
 type Dir struct {
-	root string
+	root   string
+	syncer dirSyncer
 }
 
 var _ Store = (*Dir)(nil)
@@ -70,7 +71,7 @@ func (d *Dir) Create(ctx context.Context, key string, data []byte) error {
 	if err := d.mkdirs(filepath.Dir(p)); err != nil {
 		return err
 	}
-	tmp, err := writeTemp(filepath.Dir(p), data)
+	tmp, err := d.writeTemp(key, data)
 	if err != nil {
 		return fmt.Errorf("couldn't write %s: %w", key, err)
 	}
@@ -88,7 +89,7 @@ func (d *Dir) Create(ctx context.Context, key string, data []byte) error {
 		}
 		return nil
 	}
-	return syncDir(filepath.Dir(p))
+	return d.syncer.sync(filepath.Dir(p))
 }
 
 // Read implements Store.
@@ -113,7 +114,7 @@ func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (V
 	if err != nil {
 		return NoVersion, err
 	}
-	unlock, err := d.flock(".swap-lock", syscall.LOCK_EX)
+	unlock, err := d.flock(swapLockName(key), syscall.LOCK_EX)
 	if err != nil {
 		return NoVersion, err
 	}
@@ -132,7 +133,7 @@ func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (V
 	if err := d.mkdirs(filepath.Dir(p)); err != nil {
 		return NoVersion, err
 	}
-	tmp, err := writeTemp(filepath.Dir(p), data)
+	tmp, err := d.writeTemp(key, data)
 	if err != nil {
 		return NoVersion, fmt.Errorf("couldn't write %s: %w", key, err)
 	}
@@ -140,10 +141,22 @@ func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (V
 		os.Remove(tmp)
 		return NoVersion, fmt.Errorf("couldn't replace %s: %w", key, err)
 	}
-	if err := syncDir(filepath.Dir(p)); err != nil {
+	if err := d.syncer.sync(filepath.Dir(p)); err != nil {
 		return NoVersion, err
 	}
 	return digestVersion(data), nil
+}
+
+// swapLockStripes is how many lock files Swap spreads its keys over:
+// swaps of different objects (the project indexes of a batch) run in
+// parallel, so their fsyncs share the file system's journal commits.
+const swapLockStripes = 256
+
+// swapLockName returns the lock file serializing swaps of key, across
+// goroutines and processes.
+func swapLockName(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return fmt.Sprintf(".swap-lock-%02x", int(sum[0])%swapLockStripes)
 }
 
 // Delete implements Store.
@@ -155,7 +168,7 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("couldn't delete %s: %w", key, err)
 	}
-	return syncDir(filepath.Dir(p))
+	return d.syncer.sync(filepath.Dir(p))
 }
 
 // List implements Store.
@@ -246,11 +259,23 @@ func (d *Dir) mkdirs(dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("couldn't create directory: %w", err)
 	}
-	return syncDir(filepath.Dir(dir))
+	return d.syncer.sync(filepath.Dir(dir))
 }
 
-func writeTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".tmp-*")
+// tempShards is how many directories temporary files are spread over:
+// creating files in one directory serializes on its lock.
+const tempShards = 16
+
+// writeTemp writes data to a new fsynced temporary file in the store's
+// file system, in a hidden directory chosen by key, for linking or
+// renaming into place.
+func (d *Dir) writeTemp(key string, data []byte) (string, error) {
+	sum := sha256.Sum256([]byte(key))
+	dir := filepath.Join(d.root, fmt.Sprintf(".tmp/%02d", int(sum[1])%tempShards))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, "tmp-*")
 	if err != nil {
 		return "", err
 	}
@@ -269,16 +294,4 @@ func writeTemp(dir string, data []byte) (string, error) {
 		return "", err
 	}
 	return f.Name(), nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("couldn't sync directory: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("couldn't sync directory: %w", err)
-	}
-	return nil
 }

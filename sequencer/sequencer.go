@@ -211,8 +211,7 @@ func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.Ra
 			return Result{}, fmt.Errorf("record %d: %w", i, err)
 		}
 	}
-	sorted := slices.Clone(records)
-	slices.SortStableFunc(sorted, compareRecords)
+	sorted := sortRecords(records)
 
 	res, fresh, err := s.dedupe(ctx, sorted)
 	if err != nil {
@@ -245,29 +244,34 @@ func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.Ra
 	return res, nil
 }
 
-func compareRecords(a, b Record) int {
-	return cmp.Or(
-		compareUploadTimes(a.UploadTime, b.UploadTime),
-		cmp.Compare(a.Project, b.Project),
-		cmp.Compare(a.Filename, b.Filename),
-		cmp.Compare(a.SHA256, b.SHA256),
-		cmp.Compare(a.Size, b.Size),
-	)
-}
-
-// compareUploadTimes orders by time, unknown ("-") first.
-func compareUploadTimes(a, b string) int {
-	ta, errA := time.Parse(time.RFC3339Nano, a)
-	tb, errB := time.Parse(time.RFC3339Nano, b)
-	switch {
-	case errA != nil && errB != nil:
-		return 0
-	case errA != nil:
-		return -1
-	case errB != nil:
-		return 1
+// sortRecords returns records in leaf order: by upload time (unknown
+// first), then project, filename, digest and size, so that the same input
+// always gets the same leaf indexes.
+func sortRecords(records []Record) []Record {
+	type keyed struct {
+		uploaded time.Time // zero when unknown
+		r        Record
 	}
-	return ta.Compare(tb)
+	ks := make([]keyed, len(records))
+	for i, r := range records {
+		ks[i].r = r
+		// Check accepted it, so only "-" fails to parse.
+		ks[i].uploaded, _ = time.Parse(time.RFC3339Nano, r.UploadTime)
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		return cmp.Or(
+			a.uploaded.Compare(b.uploaded),
+			cmp.Compare(a.r.Project, b.r.Project),
+			cmp.Compare(a.r.Filename, b.r.Filename),
+			cmp.Compare(a.r.SHA256, b.r.SHA256),
+			cmp.Compare(a.r.Size, b.r.Size),
+		)
+	})
+	out := make([]Record, len(ks))
+	for i := range ks {
+		out[i] = ks[i].r
+	}
+	return out
 }
 
 // dedupe splits sorted records into new ones and the rest, raising alarms

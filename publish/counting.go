@@ -1,0 +1,42 @@
+package publish
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// Counting wraps a Store and counts successful writes, for benchmarks and
+// reports of what a batch costs.
+type Counting struct {
+	Store
+	objects atomic.Int64
+	bytes   atomic.Int64
+}
+
+var _ Store = (*Counting)(nil)
+
+// Written returns the objects and bytes written so far.
+func (c *Counting) Written() (objects, bytes int64) {
+	return c.objects.Load(), c.bytes.Load()
+}
+
+func (c *Counting) count(data []byte) {
+	c.objects.Add(1)
+	c.bytes.Add(int64(len(data)))
+}
+
+func (c *Counting) Create(ctx context.Context, key string, data []byte) error {
+	err := c.Store.Create(ctx, key, data)
+	if err == nil {
+		c.count(data)
+	}
+	return err
+}
+
+func (c *Counting) Swap(ctx context.Context, key string, old Version, data []byte) (Version, error) {
+	v, err := c.Store.Swap(ctx, key, old, data)
+	if err == nil {
+		c.count(data)
+	}
+	return v, err
+}

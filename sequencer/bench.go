@@ -1,0 +1,72 @@
+package sequencer
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pysumdb/pysumdb/publish"
+)
+
+// SyntheticRecords returns n PyPI-like records numbered from first: about
+// 30 files per project, as PyPI has (17 million files in 600,000
+// projects), with realistic filename lengths and upload times.
+func SyntheticRecords(first, n int) []Record {
+	out := make([]Record, n)
+	for i := range out {
+		k := first + i
+		project := k / 30
+		out[i] = Record{
+			Project:    fmt.Sprintf("synthetic-project-%d", project),
+			Filename:   fmt.Sprintf("synthetic_project_%d-%d.%d.0-cp312-cp312-manylinux_2_17_x86_64.whl", project, k%30, k),
+			SHA256:     fmt.Sprintf("%064x", uint64(k)*0x9e3779b97f4a7c15+1),
+			Size:       int64(10_000 + k%5_000_000),
+			UploadTime: time.Date(2010, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(k) * time.Minute).Format(time.RFC3339),
+		}
+	}
+	return out
+}
+
+// BenchResult is what appending batches cost.
+type BenchResult struct {
+	// Entries appended, in Batches batches, taking Elapsed.
+	Entries, Batches int
+	Elapsed         time.Duration
+	// Objects and Bytes written to the store.
+	Objects, Bytes int64
+}
+
+// EntriesPerSecond is the append rate.
+func (r BenchResult) EntriesPerSecond() float64 {
+	return float64(r.Entries) / r.Elapsed.Seconds()
+}
+
+// Bench appends batches of batchSize synthetic records to store until the
+// log grows by total entries, and reports the cost. It is what `pysumdb
+// bench` and the package benchmark run.
+func Bench(ctx context.Context, store publish.Store, key string, batchSize, total int) (BenchResult, error) {
+	counting := &publish.Counting{Store: store}
+	seq, err := Open(ctx, Config{Store: counting, Key: key, Holder: "bench"})
+	if err != nil {
+		return BenchResult{}, err
+	}
+	defer seq.Close(ctx)
+	first := int(seq.TreeSize())
+	var res BenchResult
+	start := time.Now()
+	for res.Entries < total {
+		n := min(batchSize, total-res.Entries)
+		r, err := seq.Append(ctx, SyntheticRecords(first+res.Entries, n), nil)
+		if err != nil {
+			return res, err
+		}
+		if r.Appended != n {
+			return res, fmt.Errorf("appended %d of %d synthetic records", r.Appended, n)
+		}
+		res.Entries += n
+		res.Batches++
+	}
+	res.Elapsed = time.Since(start)
+	res.Objects, res.Bytes = counting.Written()
+	return res, nil
+}
