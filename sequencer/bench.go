@@ -31,7 +31,7 @@ func SyntheticRecords(first, n int) []Record {
 type BenchResult struct {
 	// Entries appended, in Batches batches, taking Elapsed.
 	Entries, Batches int
-	Elapsed         time.Duration
+	Elapsed          time.Duration
 	// Objects and Bytes written to the store.
 	Objects, Bytes int64
 }

@@ -72,10 +72,10 @@ type Sequencer struct {
 	signer   note.Signer
 	verifier note.Verifier
 	vkey     string
-	log     *slog.Logger
-	release func(context.Context) error
-	st      *state
-	stVer   publish.Version
+	log      *slog.Logger
+	release  func(context.Context) error
+	st       *state
+	stVer    publish.Version
 }
 
 // Result describes one Append.

@@ -2,9 +2,9 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
-	"errors"
 	"os/exec"
 	"strconv"
 	"testing"
