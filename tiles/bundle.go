@@ -22,8 +22,12 @@ func EncodeBundle(entries [][]byte) ([]byte, error) {
 	return b, nil
 }
 
-// AppendBundleEntry appends one entry to a bundle being built.
+// AppendBundleEntry appends one entry to a bundle being built. It panics
+// if entry is longer than MaxEntrySize, which FormatEntry never returns.
 func AppendBundleEntry(bundle, entry []byte) []byte {
+	if len(entry) > MaxEntrySize {
+		panic(malformed("bundle entry of %d bytes exceeds %d", len(entry), MaxEntrySize))
+	}
 	bundle = binary.BigEndian.AppendUint16(bundle, uint16(len(entry)))
 	return append(bundle, entry...)
 }
@@ -31,8 +35,11 @@ func AppendBundleEntry(bundle, entry []byte) []byte {
 // ParseBundle splits a C2SP entry bundle into its entries. want is the
 // number of entries the bundle must hold (256 for a full bundle, W for a
 // partial one); a bundle with fewer, more or trailing bytes is malformed.
-// The entries alias data.
+// The entries alias data. want must be in [0, TileWidth].
 func ParseBundle(data []byte, want int) ([][]byte, error) {
+	if want < 0 || want > TileWidth {
+		return nil, malformed("bundle of %d entries: want 0 to %d", want, TileWidth)
+	}
 	entries := make([][]byte, 0, want)
 	for len(data) > 0 {
 		if len(data) < 2 {

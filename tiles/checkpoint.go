@@ -57,7 +57,9 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 		return c, malformed("checkpoint tree size %q", lines[1])
 	}
 	h, err := base64.StdEncoding.Strict().DecodeString(lines[2])
-	if err != nil || len(h) != tlog.HashSize {
+	// The decoder skips '\r' and '\n' even in strict mode: also require
+	// the canonical encoding, so that one hash has one checkpoint text.
+	if err != nil || len(h) != tlog.HashSize || base64.StdEncoding.EncodeToString(h) != lines[2] {
 		return c, malformed("checkpoint root hash %q", lines[2])
 	}
 	c.Origin = lines[0]

@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -38,6 +39,10 @@ type Index struct {
 	Lines []IndexLine
 }
 
+// uploadTimeShape is RFC 3339's date-time with offset "Z". time.Parse
+// alone also accepts one-digit hours and a comma before the fraction.
+var uploadTimeShape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$`)
+
 // CheckUploadTime reports whether s is NoUploadTime or an RFC 3339 time in
 // UTC ("Z").
 func CheckUploadTime(s string) error {
@@ -45,7 +50,7 @@ func CheckUploadTime(s string) error {
 		return nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || !strings.HasSuffix(s, "Z") || t.Year() < 1970 {
+	if err != nil || !uploadTimeShape.MatchString(s) || t.Year() < 1970 {
 		return malformed("upload time %q is not RFC 3339 UTC", s)
 	}
 	return nil
@@ -58,6 +63,9 @@ func FormatIndex(x Index) ([]byte, error) {
 	}
 	if !IsNormalizedProject(x.Project) {
 		return nil, malformed("project %q is not normalized", x.Project)
+	}
+	if x.TreeSize < 0 {
+		return nil, malformed("negative tree size %d", x.TreeSize)
 	}
 	b := fmt.Appendf(nil, "%s\nproject %s\nsize %d\n", x.Origin, x.Project, x.TreeSize)
 	last := int64(-1)
@@ -166,4 +174,3 @@ func OpenIndex(msg []byte, verifier note.Verifier, project string) (Index, error
 	}
 	return x, nil
 }
-

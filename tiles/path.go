@@ -65,7 +65,7 @@ func IndexKey(project string) string {
 }
 
 // IsImmutable reports whether the object at key never changes once
-// written: tiles, entry bundles (full or partial) and the key file.
+// written: tiles and entry bundles (full or partial), not the key file.
 func IsImmutable(key string) bool {
 	return strings.HasPrefix(key, TilePrefix)
 }
