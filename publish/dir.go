@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -30,6 +32,19 @@ import (
 type Dir struct {
 	root   string
 	syncer dirSyncer
+	// dirs remembers directories known to exist (and to be synced).
+	dirs sync.Map
+	// swapLocks serialize swaps, striped by key (see swapLock).
+	swapLocks [swapLockStripes]swapLock
+	// tempSeq numbers temporary files, unique with the process id.
+	tempSeq atomic.Uint64
+}
+
+// swapLock is one stripe of Swap's lock: a mutex between goroutines, a
+// flock on a lock file (kept open) between processes.
+type swapLock struct {
+	mu   sync.Mutex
+	file *os.File
 }
 
 var _ Store = (*Dir)(nil)
@@ -114,7 +129,7 @@ func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (V
 	if err != nil {
 		return NoVersion, err
 	}
-	unlock, err := d.flock(swapLockName(key), syscall.LOCK_EX)
+	unlock, err := d.lockForSwap(key)
 	if err != nil {
 		return NoVersion, err
 	}
@@ -152,11 +167,28 @@ func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (V
 // parallel, so their fsyncs share the file system's journal commits.
 const swapLockStripes = 256
 
-// swapLockName returns the lock file serializing swaps of key, across
-// goroutines and processes.
-func swapLockName(key string) string {
+// lockForSwap takes the stripe of the swap lock that key hashes to.
+func (d *Dir) lockForSwap(key string) (func(), error) {
 	sum := sha256.Sum256([]byte(key))
-	return fmt.Sprintf(".swap-lock-%02x", int(sum[0])%swapLockStripes)
+	stripe := int(sum[0]) % swapLockStripes
+	l := &d.swapLocks[stripe]
+	l.mu.Lock()
+	if l.file == nil {
+		f, err := os.OpenFile(filepath.Join(d.root, fmt.Sprintf(".swap-lock-%02x", stripe)), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			l.mu.Unlock()
+			return nil, fmt.Errorf("couldn't open lock file: %w", err)
+		}
+		l.file = f
+	}
+	if err := flock(l.file, syscall.LOCK_EX); err != nil {
+		l.mu.Unlock()
+		return nil, fmt.Errorf("couldn't lock: %w", err)
+	}
+	return func() {
+		flock(l.file, syscall.LOCK_UN)
+		l.mu.Unlock()
+	}, nil
 }
 
 // Delete implements Store.
@@ -231,26 +263,29 @@ func (d *Dir) flock(name string, how int) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open lock file: %w", err)
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), how)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err := flock(f, how); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		flock(f, syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := syscall.Flock(int(f.Fd()), how)
+		if err != syscall.EINTR {
+			return err
+		}
+	}
 }
 
 // mkdirs creates dir and its missing parents, fsyncing each parent whose
 // entries changed so that the new directories survive a crash.
 func (d *Dir) mkdirs(dir string) error {
-	if _, err := os.Stat(dir); err == nil {
+	if _, ok := d.dirs.Load(dir); ok || dir == d.root {
 		return nil
 	}
 	if err := d.mkdirs(filepath.Dir(dir)); err != nil {
@@ -259,7 +294,13 @@ func (d *Dir) mkdirs(dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("couldn't create directory: %w", err)
 	}
-	return d.syncer.sync(filepath.Dir(dir))
+	// Sync the parent even if the directory existed: another process may
+	// have created it and not yet synced.
+	if err := d.syncer.sync(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	d.dirs.Store(dir, true)
+	return nil
 }
 
 // tempShards is how many directories temporary files are spread over:
@@ -271,11 +312,12 @@ const tempShards = 16
 // renaming into place.
 func (d *Dir) writeTemp(key string, data []byte) (string, error) {
 	sum := sha256.Sum256([]byte(key))
-	dir := filepath.Join(d.root, fmt.Sprintf(".tmp/%02d", int(sum[1])%tempShards))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir := filepath.Join(d.root, ".tmp", fmt.Sprintf("%02d", int(sum[1])%tempShards))
+	if err := d.mkdirs(dir); err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(dir, "tmp-*")
+	name := filepath.Join(dir, fmt.Sprintf("%d-%d", os.Getpid(), d.tempSeq.Add(1)))
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return "", err
 	}
@@ -285,9 +327,6 @@ func (d *Dir) writeTemp(key string, data []byte) (string, error) {
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
 	}
 	if err != nil {
 		os.Remove(f.Name())

@@ -144,6 +144,7 @@ verify the log and their lockfiles against it from those files alone.
 		newServeCommand(g),
 		newAuditCommand(g),
 		newLookupCommand(g),
+		newBenchCommand(g),
 	)
 	return root
 }
