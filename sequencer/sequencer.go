@@ -25,8 +25,7 @@ package sequencer
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+		"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -278,19 +277,13 @@ func sortRecords(records []Record) []Record {
 // for those that contradict the log or an earlier record of the batch.
 func (s *Sequencer) dedupe(ctx context.Context, sorted []Record) (Result, []Record, error) {
 	var res Result
-	projects := map[string]bool{}
-	for _, r := range sorted {
-		projects[r.Project] = true
+	projects := make([]string, len(sorted))
+	for i, r := range sorted {
+		projects[i] = r.Project
 	}
-	indexes, err := s.readIndexes(ctx, projects)
+	logged, err := s.Logged(ctx, projects)
 	if err != nil {
 		return res, nil, err
-	}
-	logged := map[string]tiles.IndexLine{}
-	for _, x := range indexes {
-		for _, l := range x.index.Lines {
-			logged[l.Filename] = l
-		}
 	}
 	var fresh []Record
 	for _, r := range sorted {
@@ -309,8 +302,9 @@ func (s *Sequencer) dedupe(ctx context.Context, sorted []Record) (Result, []Reco
 				LoggedSHA256: hex.EncodeToString(old.SHA256[:]), LoggedSize: old.Size,
 				ServedSHA256: r.SHA256, ServedSize: r.Size,
 				Detected: s.cfg.Now().UTC().Format(time.RFC3339),
+				Reason:   ReasonChangedFile,
 			}
-			if err := s.raise(ctx, a); err != nil {
+			if err := s.RaiseAlarm(ctx, a); err != nil {
 				return res, nil, err
 			}
 			res.Alarms = append(res.Alarms, a)
@@ -460,16 +454,11 @@ func (s *Sequencer) writeIndex(ctx context.Context, project string, b *stagedBat
 	return nil
 }
 
-// alarmKey names the alarm object of one filename served with one digest.
-func alarmKey(filename, servedSHA256 string) string {
-	sum := sha256.Sum256([]byte(filename + "\n" + servedSHA256))
-	return AlarmPrefix + hex.EncodeToString(sum[:16]) + ".json"
-}
-
-// raise records an alarm in the store (once per filename and digest) and
-// logs it at ERROR.
-func (s *Sequencer) raise(ctx context.Context, a Alarm) error {
-	s.log.Error("ALARM: the source serves other bytes for a logged file; not appended",
+// RaiseAlarm records an alarm in the store, once per filename, served
+// digest and kind (a second raise keeps the first record), and logs it at
+// ERROR.
+func (s *Sequencer) RaiseAlarm(ctx context.Context, a Alarm) error {
+	s.log.Error("ALARM: "+a.Reason,
 		"project", a.Project, "filename", a.Filename, "leaf", a.Leaf,
 		"logged_sha256", a.LoggedSHA256, "logged_size", a.LoggedSize,
 		"served_sha256", a.ServedSHA256, "served_size", a.ServedSize)
@@ -477,9 +466,30 @@ func (s *Sequencer) raise(ctx context.Context, a Alarm) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.cfg.Store.Swap(ctx, alarmKey(a.Filename, a.ServedSHA256), publish.NoVersion, append(data, '\n'))
+	_, err = s.cfg.Store.Swap(ctx, a.key(), publish.NoVersion, append(data, '\n'))
 	if err != nil && !errors.Is(err, publish.ErrConflict) {
 		return fmt.Errorf("couldn't record alarm for %s: %w", a.Filename, err)
 	}
 	return nil
+}
+
+// Logged returns the logged files of projects, by filename, as their
+// indexes say (all of them, since indexes are complete whenever no batch is
+// staged).
+func (s *Sequencer) Logged(ctx context.Context, projects []string) (map[string]tiles.IndexLine, error) {
+	set := map[string]bool{}
+	for _, p := range projects {
+		set[p] = true
+	}
+	indexes, err := s.readIndexes(ctx, set)
+	if err != nil {
+		return nil, err
+	}
+	logged := map[string]tiles.IndexLine{}
+	for _, x := range indexes {
+		for _, l := range x.index.Lines {
+			logged[l.Filename] = l
+		}
+	}
+	return logged, nil
 }

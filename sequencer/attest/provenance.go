@@ -196,7 +196,7 @@ func parsePublisher(raw publisherJSON) (ProvenancePublisher, error) {
 		required, ok := allowed[f.name]
 		switch {
 		case !ok && f.value != nil:
-			return p, invalid("%s publisher has a %s field", raw.Kind, f.name)
+			return p, invalid("%s publisher has unexpected field %s", raw.Kind, f.name)
 		case required && (f.value == nil || *f.value == ""):
 			return p, invalid("%s publisher has no %s", raw.Kind, f.name)
 		case f.value != nil:

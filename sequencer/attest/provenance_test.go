@@ -63,13 +63,13 @@ func TestParseProvenanceRejects(t *testing.T) {
 		{"no publisher", func(d map[string]any) { delete(firstBundle(d), "publisher") }, `publisher kind ""`},
 		{"GitHub publisher without workflow", func(d map[string]any) { delete(firstBundle(d)["publisher"].(map[string]any), "workflow") }, "GitHub publisher has no workflow"},
 		{"GitHub publisher with an empty repository", func(d map[string]any) { firstBundle(d)["publisher"].(map[string]any)["repository"] = "" }, "GitHub publisher has no repository"},
-		{"GitHub publisher with an email", func(d map[string]any) { firstBundle(d)["publisher"].(map[string]any)["email"] = "a@b.c" }, "GitHub publisher has a email field"},
+		{"GitHub publisher with an email", func(d map[string]any) { firstBundle(d)["publisher"].(map[string]any)["email"] = "a@b.c" }, "GitHub publisher has unexpected field email"},
 		{"Google publisher with an environment", func(d map[string]any) {
 			firstBundle(d)["publisher"] = map[string]any{"kind": "Google", "email": "a@b.c", "environment": "prod"}
-		}, "Google publisher has a environment field"},
+		}, "Google publisher has unexpected field environment"},
 		{"GitLab publisher with a GitHub workflow", func(d map[string]any) {
 			firstBundle(d)["publisher"] = map[string]any{"kind": "GitLab", "repository": "a/b", "workflow": "release.yml"}
-		}, "GitLab publisher has a workflow field"},
+		}, "GitLab publisher has unexpected field workflow"},
 		{"statement not base64", func(d map[string]any) { firstAttestation(d)["envelope"].(map[string]any)["statement"] = "{}" }, "couldn't decode envelope.statement"},
 		{"empty signature", func(d map[string]any) { firstAttestation(d)["envelope"].(map[string]any)["signature"] = "" }, "envelope.signature is missing or empty"},
 		{"no certificate", func(d map[string]any) { delete(material(d), "certificate") }, "verification_material.certificate is missing or empty"},

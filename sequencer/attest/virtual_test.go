@@ -3,10 +3,10 @@ package attest
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/pem"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"strings"
 	"testing"
