@@ -1,3 +1,5 @@
+//go:build unix
+
 package pypi_test
 
 import (
@@ -5,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,6 +21,17 @@ const (
 	benchChanged         = 1000
 	benchMaxFiles        = 10000
 )
+
+// cpuTime returns the CPU time of the process (user and system), which,
+// unlike throughput, doesn't depend on how busy the machine is. It
+// includes the in-process server's share.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		panic(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
 
 // heapInUse returns the heap in use after a collection.
 func heapInUse() uint64 {
@@ -70,8 +84,9 @@ func benchServer(b *testing.B) *pypitest.Server {
 // reportMetrics reports throughput, requests per file, and the peak heap:
 // in all, and above the baseline in use before the timed work (the
 // server's index and, for following, the finished backfill).
-func reportMetrics(b *testing.B, files, requests int64, elapsed time.Duration, baseline, peak uint64) {
+func reportMetrics(b *testing.B, files, requests int64, elapsed, cpu time.Duration, baseline, peak uint64) {
 	b.ReportMetric(float64(files)/elapsed.Seconds(), "files/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(files), "cpu-ns/file")
 	b.ReportMetric(float64(requests)/float64(files), "requests/file")
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(peak-min(peak, baseline))/(1<<20), "peak-above-baseline-MB")
@@ -82,21 +97,22 @@ func reportMetrics(b *testing.B, files, requests int64, elapsed time.Duration, b
 func BenchmarkBackfill(b *testing.B) {
 	srv := benchServer(b)
 	var files, requests int64
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	baseline := heapInUse()
 	stop := heapPeak()
 	for b.Loop() {
 		c := newClient(b, testConfig(srv, &logRecorder{}))
-		start := time.Now()
+		start, startCPU := time.Now(), cpuTime()
 		got, _, _ := run(b, pypi.NewSource(c), pypi.Cursor{}, benchMaxFiles)
 		elapsed += time.Since(start)
+		cpu += cpuTime() - startCPU
 		if len(got) != benchProjects*benchFilesPerProject {
 			b.Fatalf("%d files", len(got))
 		}
 		files += int64(len(got))
 		requests += c.Requests()
 	}
-	reportMetrics(b, files, requests, elapsed, baseline, stop())
+	reportMetrics(b, files, requests, elapsed, cpu, baseline, stop())
 }
 
 // BenchmarkFollow reads a batch of 1,000 changed projects (each with a new
@@ -107,7 +123,7 @@ func BenchmarkFollow(b *testing.B) {
 	src := pypi.NewSource(c)
 	_, cur, _ := run(b, src, pypi.Cursor{}, benchProjects*benchFilesPerProject)
 	var files, requests int64
-	var elapsed time.Duration
+	var elapsed, cpu time.Duration
 	round := 0
 	baseline := heapInUse()
 	stop := heapPeak()
@@ -119,16 +135,17 @@ func BenchmarkFollow(b *testing.B) {
 		round++
 		requestsBefore := c.Requests()
 		b.StartTimer()
-		start := time.Now()
+		start, startCPU := time.Now(), cpuTime()
 		var batches []pypi.Batch
 		var got map[string]pypi.File
 		got, cur, batches = run(b, src, cur, benchProjects*benchFilesPerProject)
 		elapsed += time.Since(start)
+		cpu += cpuTime() - startCPU
 		if len(batches) != 1 || batches[0].Stats.Projects != benchChanged {
 			b.Fatalf("%d batches, %d projects", len(batches), batches[0].Stats.Projects)
 		}
 		files += int64(len(got))
 		requests += c.Requests() - requestsBefore
 	}
-	reportMetrics(b, files, requests, elapsed, baseline, stop())
+	reportMetrics(b, files, requests, elapsed, cpu, baseline, stop())
 }

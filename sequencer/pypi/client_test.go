@@ -344,7 +344,7 @@ func TestUserAgent(t *testing.T) {
 func TestChangelog(t *testing.T) {
 	srv := pypitest.NewServer()
 	defer srv.Close()
-	add(t, srv, "Foo.Bar", "foo_bar-1.tar.gz") // 1 create, 2 new release, 3 add
+	add(t, srv, "Foo.Bar", "foo_bar-1.tar.gz")              // 1 create, 2 new release, 3 add
 	if _, err := srv.RemoveProject("foo.bar"); err != nil { // 4
 		t.Fatal(err)
 	}

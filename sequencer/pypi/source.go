@@ -222,7 +222,10 @@ type itemResult struct {
 // maxFiles bounds the batch softly: no new project is started once
 // maxFiles files are gathered, and projects are never split, so a batch
 // can be larger by the files of the projects being read at that moment
-// (at most Config.Concurrency of them).
+// (at most Config.Concurrency of them). A batch also reads at most
+// maxFiles projects besides the pending ones: during the backfill, of the
+// list; when following, the changelog is read until about maxFiles
+// projects changed.
 //
 // A project that fails is put in Next.Pending (and Failures) and the
 // batch goes on; the cursor never passes a change of which it doesn't
@@ -300,8 +303,11 @@ func (s *Source) backfill(ctx context.Context, cur Cursor, fresh bool, maxFiles 
 	first, _ := slices.BinarySearchFunc(s.list.Projects, cur.NextProject, func(p ListedProject, name string) int {
 		return strings.Compare(p.Name, name)
 	})
-	items := make([]workItem, 0, len(s.list.Projects)-first)
-	for _, p := range s.list.Projects[first:] {
+	// A batch reads at most maxFiles projects of the list: a run of empty
+	// projects must not make it read the whole list.
+	end := min(len(s.list.Projects), first+maxFiles)
+	items := make([]workItem, 0, end-first)
+	for _, p := range s.list.Projects[first:end] {
 		items = append(items, workItem{project: p.Name, minSerial: p.Serial})
 	}
 	work := withPending(cur.Pending, items)
@@ -317,6 +323,8 @@ func (s *Source) backfill(ctx context.Context, cur Cursor, fresh bool, maxFiles 
 	b.More = true
 	if i := firstUndone(work, len(results)); i >= 0 {
 		b.Next.NextProject = work[i].project
+	} else if end < len(s.list.Projects) {
+		b.Next.NextProject = s.list.Projects[end].Name
 	} else {
 		b.Next.Phase = PhaseFollow
 		b.Next.NextProject = ""
@@ -345,6 +353,7 @@ func (s *Source) follow(ctx context.Context, cur Cursor, maxFiles int) (Batch, e
 		if items, upTo, err = s.projectListWork(ctx, cur.Serial); err != nil {
 			return Batch{}, err
 		}
+		complete = true // the list shows every change up to upTo
 	}
 	work := withPending(cur.Pending, items)
 	results, err := s.fetch(ctx, work, maxFiles, nil)

@@ -131,6 +131,33 @@ func TestBackfillThenFollow(t *testing.T) {
 	}
 }
 
+// TestBackfillEmptyProjects checks that a batch reads at most maxFiles
+// projects even when they have no files.
+func TestBackfillEmptyProjects(t *testing.T) {
+	srv := pypitest.NewServer()
+	defer srv.Close()
+	for i := range 20 {
+		if _, err := srv.AddProject(fmt.Sprintf("empty%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(t, srv, "zzz", "zzz-1.tar.gz")
+	files, cur, batches := run(t, newSource(t, testConfig(srv, &logRecorder{})), pypi.Cursor{}, 3)
+	if len(files) != 1 || cur.Phase != pypi.PhaseFollow {
+		t.Errorf("%d files, cursor %+v", len(files), cur)
+	}
+	read := 0
+	for _, b := range batches {
+		if b.Stats.Projects > 3 {
+			t.Errorf("a batch read %d projects, more than maxFiles", b.Stats.Projects)
+		}
+		read += b.Stats.Projects
+	}
+	if read != 21 {
+		t.Errorf("%d projects read, want 21", read)
+	}
+}
+
 // TestChangesDuringBackfill checks that a change made after the backfill
 // started is caught by following, even in a project already read.
 func TestChangesDuringBackfill(t *testing.T) {
@@ -226,7 +253,10 @@ func TestFollowFallbackWithoutXMLRPC(t *testing.T) {
 			if _, err := srv.RemoveProject("P_0002"); err != nil {
 				t.Fatal(err)
 			}
-			files, cur, _ = run(t, src, cur, 100)
+			files, cur, batches := run(t, src, cur, 100)
+			if len(batches) != 1 {
+				t.Errorf("%d batches, want 1: the fallback catches up at once", len(batches))
+			}
 			want := []string{"fresh-1.tar.gz", "p_0001-0.tar.gz", "p_0001-1.tar.gz", "p_0001-new.tar.gz"}
 			if got := slices.Sorted(maps.Keys(files)); !slices.Equal(got, want) {
 				t.Errorf("follow by the project list returned %v, want %v", got, want)

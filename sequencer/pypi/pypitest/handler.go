@@ -53,7 +53,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			case <-r.Context().Done():
 				return
 			case <-s.closing:
-				return
+				panic(http.ErrAbortHandler) // drops the connection without an answer
 			}
 		case FaultStale:
 			stale = true

@@ -85,8 +85,9 @@ type Server struct {
 	// slash: the Simple API is at URL + "/simple/".
 	URL string
 
-	srv     *httptest.Server
-	closing chan struct{}
+	srv       *httptest.Server
+	closing   chan struct{}
+	closeOnce sync.Once
 
 	mu             sync.Mutex
 	serial         int64
@@ -136,10 +137,12 @@ func NewServer() *Server {
 }
 
 // Close stops the server, ending delayed responses early, and waits for
-// outstanding requests.
+// outstanding requests. Closing again does nothing.
 func (s *Server) Close() {
-	close(s.closing)
-	s.srv.Close()
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.srv.Close()
+	})
 }
 
 var separatorRun = regexp.MustCompile(`[-_.]+`)

@@ -335,3 +335,25 @@ func TestAddFaultRejectsZeroTimes(t *testing.T) {
 	}()
 	s.AddFault(Fault{Endpoint: EndpointIndex, Kind: FaultMalformed})
 }
+
+func TestCloseEndsDelayedAnswers(t *testing.T) {
+	s := NewServer()
+	mustAdd(t, s, "foo", File{Filename: "foo-1.tar.gz", SHA256: digest})
+	s.AddFault(Fault{Endpoint: EndpointProject, Kind: FaultDelay, Delay: time.Hour, Times: 1})
+	failed := make(chan error)
+	go func() {
+		resp, err := http.Get(s.URL + "/simple/foo/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		failed <- err
+	}()
+	for s.Requests().Total == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	s.Close() // returns although an answer is held back for an hour
+	s.Close()
+	if err := <-failed; err == nil {
+		t.Error("the delayed request succeeded")
+	}
+}

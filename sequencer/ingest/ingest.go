@@ -1,0 +1,251 @@
+// Package ingest logs PyPI: it runs the sequencer on batches from a
+// pypi.Source, verifying the PEP 740 attestations of new files on the way,
+// until the log has caught up with the index (or it is told to stop).
+//
+// Each batch is appended with the source's next cursor, which the
+// sequencer stores only once the batch is published: a run killed anywhere
+// resumes from the last published batch, and the sequencer's dedupe makes
+// reading a project again harmless.
+package ingest
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/attest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi"
+	"github.com/pysumdb/pysumdb/tiles"
+)
+
+// ErrCursorMismatch: the log follows another index than the one given.
+var ErrCursorMismatch = errors.New("the log's cursor belongs to another index")
+
+// ErrProjectsFailed: some projects couldn't be read; they stay pending in
+// the cursor and are read again by the next run.
+var ErrProjectsFailed = errors.New("some projects could not be read")
+
+// DefaultMaxFiles is the default soft size of a batch.
+const DefaultMaxFiles = 100_000
+
+// Config configures Run.
+type Config struct {
+	// Store holds the log.
+	Store publish.Store
+	// Key is the log's private note key.
+	Key string
+	// PyPI reads the index.
+	PyPI *pypi.Client
+	// Attestations verifies PEP 740 provenance of new files; nil logs
+	// every file without a publisher.
+	Attestations *attest.Verifier
+	// MaxFiles is the soft size of a batch: DefaultMaxFiles when 0.
+	MaxFiles int
+	// ResetCursor starts over (a backfill, deduped against the log) when
+	// the stored cursor belongs to another index URL, instead of refusing.
+	ResetCursor bool
+	// Logger receives progress, batch summaries and alarms; nil discards.
+	Logger *slog.Logger
+	// Holder names this process in the lease.
+	Holder string
+	// Stop, when closed, makes Run return after the batch in progress is
+	// published (a graceful shutdown); cancelling ctx aborts at once.
+	Stop <-chan struct{}
+}
+
+// Summary is what Run did.
+type Summary struct {
+	// Batches published, files appended and files already logged.
+	Batches, Appended, Duplicates int
+	// Alarms raised by this run.
+	Alarms []sequencer.Alarm
+	// Unacknowledged counts the alarms in the store nobody has listed
+	// with `pysumdb alarms` yet, this run's included.
+	Unacknowledged int
+	// Failures are the projects left pending for the next run.
+	Failures []pypi.ProjectError
+	// Attested counts new files logged with a verified publisher.
+	Attested int
+	// TreeSize is the log's size at the end.
+	TreeSize int64
+	// Phase is the cursor's phase at the end (backfill or follow).
+	Phase string
+}
+
+// Run appends batches from PyPI until caught up or stopped.
+func Run(ctx context.Context, cfg Config) (Summary, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxFiles <= 0 {
+		cfg.MaxFiles = DefaultMaxFiles
+	}
+	var sum Summary
+	seq, err := sequencer.Open(ctx, sequencer.Config{Store: cfg.Store, Key: cfg.Key, Logger: logger, Holder: cfg.Holder})
+	if err != nil {
+		return sum, err
+	}
+	defer seq.Close(context.WithoutCancel(ctx))
+	sum.TreeSize = seq.TreeSize()
+
+	cur, err := loadCursor(seq.Cursor(), cfg.PyPI.BaseURL(), cfg.ResetCursor, logger)
+	if err != nil {
+		return sum, err
+	}
+	source := pypi.NewSource(cfg.PyPI)
+	for {
+		select {
+		case <-cfg.Stop:
+			logger.Info("stopping after the last published batch", "size", sum.TreeSize)
+			return finish(ctx, cfg, logger, sum, nil)
+		default:
+		}
+		batch, err := source.Next(ctx, cur, cfg.MaxFiles)
+		if err != nil {
+			return sum, fmt.Errorf("couldn't read PyPI: %w", err)
+		}
+		records, attested, err := toRecords(ctx, cfg, seq, batch.Files, logger)
+		if err != nil {
+			return sum, err
+		}
+		next, err := json.Marshal(batch.Next)
+		if err != nil {
+			return sum, err
+		}
+		res, err := seq.Append(ctx, records, next)
+		if err != nil {
+			return sum, err
+		}
+		cur = batch.Next
+		sum.Batches++
+		sum.Appended += res.Appended
+		sum.Duplicates += res.Duplicates
+		sum.Alarms = append(sum.Alarms, res.Alarms...)
+		sum.Attested += attested
+		sum.Failures = batch.Failures
+		sum.TreeSize, sum.Phase = res.TreeSize, batch.Next.Phase
+		logger.Info("batch logged", "phase", batch.Next.Phase, "files", len(batch.Files), "appended", res.Appended,
+			"duplicates", res.Duplicates, "attested", attested, "alarms", len(res.Alarms),
+			"pending", len(batch.Next.Pending), "serial", batch.Next.Serial, "size", res.TreeSize)
+		if !batch.More {
+			break
+		}
+	}
+	var failed error
+	if len(sum.Failures) > 0 {
+		for _, f := range sum.Failures {
+			logger.Warn("project left for the next run", "project", f.Project, "err", f.Err)
+		}
+		failed = fmt.Errorf("%w: %d projects left pending for the next run", ErrProjectsFailed, len(sum.Failures))
+	}
+	return finish(ctx, cfg, logger, sum, failed)
+}
+
+// finish reports every alarm nobody has acknowledged yet, so that none can
+// be missed in a quiet run.
+func finish(ctx context.Context, cfg Config, logger *slog.Logger, sum Summary, err error) (Summary, error) {
+	alarms, lerr := sequencer.ListAlarms(ctx, cfg.Store)
+	if lerr != nil {
+		return sum, errors.Join(err, lerr)
+	}
+	for _, a := range alarms {
+		if a.Acknowledged == "" {
+			sum.Unacknowledged++
+			logger.Error("unacknowledged ALARM (list it with `pysumdb alarms`)", "reason", a.Reason,
+				"project", a.Project, "filename", a.Filename, "leaf", a.Leaf,
+				"logged_sha256", a.LoggedSHA256, "served_sha256", a.ServedSHA256, "detected", a.Detected)
+		}
+	}
+	return sum, err
+}
+
+func loadCursor(stored json.RawMessage, baseURL string, reset bool, logger *slog.Logger) (pypi.Cursor, error) {
+	var cur pypi.Cursor
+	if len(stored) > 0 && string(stored) != "null" {
+		if err := json.Unmarshal(stored, &cur); err != nil {
+			return cur, fmt.Errorf("couldn't parse the stored cursor: %w", err)
+		}
+	}
+	if cur.URL != "" && cur.URL != baseURL {
+		if !reset {
+			return cur, fmt.Errorf("%w: it follows %s, not %s (use --reset-cursor to backfill from %s, deduped against the log)",
+				ErrCursorMismatch, cur.URL, baseURL, baseURL)
+		}
+		logger.Warn("resetting the cursor: backfilling another index", "was", cur.URL, "now", baseURL)
+		cur = pypi.Cursor{}
+	}
+	if cur.URL == "" && len(stored) > 0 && string(stored) != "null" {
+		logger.Info("the log has no PyPI cursor: backfilling, deduped against the log")
+	}
+	return cur, nil
+}
+
+// toRecords turns PyPI files into records, attaching the publisher a
+// verified attestation proves to each file not logged yet.
+func toRecords(ctx context.Context, cfg Config, seq *sequencer.Sequencer, files []pypi.File, logger *slog.Logger) ([]sequencer.Record, int, error) {
+	records := make([]sequencer.Record, len(files))
+	projects := make([]string, len(files))
+	for i, f := range files {
+		records[i] = sequencer.Record{
+			Project: f.Project, Filename: f.Filename, SHA256: hex.EncodeToString(f.SHA256[:]),
+			Size: f.Size, UploadTime: f.UploadTime,
+		}
+		projects[i] = f.Project
+	}
+	if cfg.Attestations == nil {
+		return records, 0, nil
+	}
+	logged, err := seq.Logged(ctx, projects)
+	if err != nil {
+		return nil, 0, err
+	}
+	attested := 0
+	for i, f := range files {
+		if _, ok := logged[f.Filename]; ok || f.ProvenanceURL == "" {
+			continue
+		}
+		publisher, err := verifyProvenance(ctx, cfg, f)
+		switch {
+		case errors.Is(err, pypi.ErrNotFound):
+			// Listed but gone: as if there were none, which is normal.
+			logger.Warn("provenance listed but not found", "filename", f.Filename)
+		case errors.Is(err, attest.ErrInvalidAttestation):
+			alarm := sequencer.Alarm{
+				Reason: sequencer.ReasonInvalidAttestation, Project: f.Project, Filename: f.Filename, Leaf: -1,
+				ServedSHA256: records[i].SHA256, ServedSize: f.Size, Detail: err.Error(),
+				Detected: time.Now().UTC().Format(time.RFC3339),
+			}
+			if err := seq.RaiseAlarm(ctx, alarm); err != nil {
+				return nil, 0, err
+			}
+		case err != nil:
+			// Logging the file now would record it without its
+			// publisher for ever: leave the whole batch for next run.
+			return nil, 0, fmt.Errorf("couldn't fetch the provenance of %s: %w", f.Filename, err)
+		default:
+			records[i].Publisher = &publisher
+			attested++
+		}
+	}
+	logger.Debug("attestations checked", "files", len(files), "attested", attested)
+	return records, attested, nil
+}
+
+func verifyProvenance(ctx context.Context, cfg Config, f pypi.File) (tiles.Publisher, error) {
+	data, err := cfg.PyPI.Provenance(ctx, f.ProvenanceURL)
+	if err != nil {
+		return tiles.Publisher{}, err
+	}
+	p, err := attest.ParseProvenance(data)
+	if err != nil {
+		return tiles.Publisher{}, err
+	}
+	return cfg.Attestations.Verify(p, f.Filename, f.SHA256)
+}
