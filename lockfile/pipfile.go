@@ -1,0 +1,180 @@
+package lockfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+)
+
+type pipfileMeta struct {
+	PipfileSpec any `json:"pipfile-spec"`
+	Sources     []struct {
+		Name string `json:"name"`
+		URL  string `json:"url"`
+	} `json:"sources"`
+}
+
+type pipfilePackage struct {
+	Hashes   []string `json:"hashes"`
+	Version  string   `json:"version"`
+	Index    string   `json:"index"`
+	Git      string   `json:"git"`
+	Path     string   `json:"path"`
+	File     string   `json:"file"`
+	Editable bool     `json:"editable"`
+}
+
+// pipfileEntry is one package of one category, with where it starts.
+type pipfileEntry struct {
+	name string
+	pkg  pipfilePackage
+	from int
+}
+
+// parsePipfile reads a Pipfile.lock token by token rather than into maps, to
+// keep the packages in file order and know where each starts.
+func parsePipfile(file string, data []byte) ([]Artifact, error) {
+	r := &reader{file: file, text: newLocator(data)}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	fail := func(err error) error { return r.jsonError(dec, err, 0) }
+	if err := expectDelim(dec, '{'); err != nil {
+		return nil, fail(err)
+	}
+	var meta *pipfileMeta
+	var entries []pipfileEntry
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil, fail(err)
+		}
+		if key == "_meta" {
+			start := int(dec.InputOffset())
+			if err := dec.Decode(&meta); err != nil {
+				return nil, r.jsonError(dec, err, start)
+			}
+			continue
+		}
+		// Every other key is a category of packages: "default",
+		// "develop", or one of pipenv's custom categories.
+		if err := expectDelim(dec, '{'); err != nil {
+			return nil, fail(fmt.Errorf("category %v: %w", key, err))
+		}
+		for dec.More() {
+			name, err := dec.Token()
+			if err != nil {
+				return nil, fail(err)
+			}
+			entry := pipfileEntry{name: fmt.Sprint(name), from: int(dec.InputOffset())}
+			if err := dec.Decode(&entry.pkg); err != nil {
+				return nil, r.jsonError(dec, err, entry.from)
+			}
+			entries = append(entries, entry)
+		}
+		if err := expectDelim(dec, '}'); err != nil {
+			return nil, fail(err)
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return nil, fail(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fail(errors.New("data after the JSON object"))
+	}
+
+	if meta == nil {
+		return nil, &ParseError{File: file, Err: errors.New("no _meta")}
+	}
+	if meta.PipfileSpec != float64(6) {
+		return nil, unsupportedVersion(file, "_meta.pipfile-spec", meta.PipfileSpec, "6")
+	}
+	sources := map[string]string{}
+	for _, source := range meta.Sources {
+		sources[source.Name] = source.URL
+	}
+	// A package without an index comes from the first source, pipenv's
+	// default; with no sources at all, from PyPI.
+	defaultIndex := "https://pypi.org/simple"
+	if len(meta.Sources) > 0 {
+		defaultIndex = meta.Sources[0].URL
+	}
+	for _, entry := range entries {
+		if err := r.addPipfilePackage(entry, sources, defaultIndex); err != nil {
+			return nil, err
+		}
+	}
+	return r.artifacts, nil
+}
+
+func (r *reader) addPipfilePackage(entry pipfileEntry, sources map[string]string, defaultIndex string) error {
+	line := r.text.line(entry.from)
+	project, err := normalizeProject(r.file, line, entry.name)
+	if err != nil {
+		return err
+	}
+	pkg := entry.pkg
+	base := Artifact{Project: project, Version: pinnedVersion(pkg.Version)}
+	index := defaultIndex
+	if pkg.Index != "" {
+		var ok bool
+		if index, ok = sources[pkg.Index]; !ok {
+			return &ParseError{File: r.file, Line: r.text.find(`"`+pkg.Index+`"`, entry.from), Err: fmt.Errorf("package %s: index %q is not in _meta.sources", entry.name, pkg.Index)}
+		}
+	}
+	switch {
+	case pkg.Editable:
+		base.Skip = "editable install: not a PyPI file"
+	case pkg.Git != "":
+		base.Skip = "git source: not a PyPI file"
+	case pkg.File != "":
+		base.Skip = "direct URL or file: not a PyPI file"
+	case pkg.Path != "":
+		base.Skip = "local path: not a PyPI file"
+	case !isPyPIIndex(index):
+		base.Skip = notPyPIIndex(index)
+	}
+	if len(pkg.Hashes) == 0 {
+		if base.Skip == "" {
+			base.Skip = "no hash"
+		}
+		return r.addFile(base, nil, entry.from, line)
+	}
+	for _, hash := range pkg.Hashes {
+		if err := r.addHash(base, hash, entry.from, line); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expectDelim reads the next token and checks that it is delim.
+func expectDelim(dec *json.Decoder, delim json.Delim) error {
+	token, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if token != delim {
+		return fmt.Errorf("want %v, found %v", delim, token)
+	}
+	return nil
+}
+
+// jsonError places a JSON decoding error: at the offset the decoder gives,
+// at the end for a truncated file, or else where the decoder stopped. A type
+// error's offset counts from where Decode started, valueStart.
+func (r *reader) jsonError(dec *json.Decoder, err error, valueStart int) error {
+	offset := int(dec.InputOffset())
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntaxErr):
+		offset = int(syntaxErr.Offset)
+	case errors.As(err, &typeErr):
+		offset = valueStart + int(typeErr.Offset)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		offset = len(r.text.lower)
+		err = fmt.Errorf("truncated JSON: %w", io.ErrUnexpectedEOF)
+	}
+	return &ParseError{File: r.file, Line: r.text.line(offset), Err: err}
+}
