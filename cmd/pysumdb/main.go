@@ -145,6 +145,9 @@ verify the log and their lockfiles against it from those files alone.
 		newAuditCommand(g),
 		newLookupCommand(g),
 		newBenchCommand(g),
+		newRunCommand(g),
+		newAlarmsCommand(g),
+		newDemoCommand(g),
 	)
 	return root
 }

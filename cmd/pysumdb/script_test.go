@@ -7,8 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"testing"
+	"time"
 
+	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
+	"testing"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -23,11 +25,17 @@ func TestMain(m *testing.M) {
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Values[pypiServersKey{}] = map[string]*pypitest.Server{}
+			return nil
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"genrecords": genRecords,
 			"race":       raceSequencers,
 			"flipbyte":   flipByte,
 			"exits":      exits,
+			"pypi":       pypiCommand,
+			"waitfile":   waitFile,
 		},
 	})
 }
@@ -123,4 +131,76 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("exit status %d, want %d", got, want)
 	}
+}
+
+// pypiCommand drives loopback PyPI servers for a script:
+//
+//	pypi start NAME PROJECTS FILES   start a server seeded with synthetic
+//	                                 files; its URL is in $NAME
+//	pypi add NAME PROJECT FILENAME SHA256 SIZE
+//	pypi tamper NAME PROJECT FILENAME SHA256 SIZE
+func pypiCommand(ts *testscript.TestScript, neg bool, args []string) {
+	servers, _ := ts.Value(pypiServersKey{}).(map[string]*pypitest.Server)
+	if len(args) < 2 {
+		ts.Fatalf("usage: pypi start|add|tamper NAME ...")
+	}
+	switch args[0] {
+	case "start":
+		if len(args) != 4 {
+			ts.Fatalf("usage: pypi start NAME PROJECTS FILES")
+		}
+		projects, err1 := strconv.Atoi(args[2])
+		files, err2 := strconv.Atoi(args[3])
+		if err1 != nil || err2 != nil {
+			ts.Fatalf("pypi start: PROJECTS and FILES must be numbers")
+		}
+		srv := pypitest.NewServer()
+		ts.Defer(srv.Close)
+		for p := range projects {
+			for f := range files {
+				k := p*files + f
+				_, err := srv.AddFile(fmt.Sprintf("Demo_Project_%d", p), pypitest.File{
+					Filename: fmt.Sprintf("demo_project_%d-%d.0.tar.gz", p, f), Version: fmt.Sprintf("%d.0", f),
+					SHA256: fmt.Sprintf("%064x", k+1), Size: int64(1000 + k), UploadTime: "2025-01-02T03:04:05Z",
+				})
+				ts.Check(err)
+			}
+		}
+		servers[args[1]] = srv
+		ts.Setenv(args[1], srv.URL)
+	case "add", "tamper":
+		if len(args) != 6 {
+			ts.Fatalf("usage: pypi %s NAME PROJECT FILENAME SHA256 SIZE", args[0])
+		}
+		srv := servers[args[1]]
+		if srv == nil {
+			ts.Fatalf("no pypi server %s", args[1])
+		}
+		size, err := strconv.ParseInt(args[5], 10, 64)
+		ts.Check(err)
+		if args[0] == "add" {
+			_, err = srv.AddFile(args[2], pypitest.File{Filename: args[3], Version: "9", SHA256: args[4], Size: size})
+		} else {
+			err = srv.TamperFile(args[2], args[3], args[4], size)
+		}
+		ts.Check(err)
+	default:
+		ts.Fatalf("pypi: unknown subcommand %s", args[0])
+	}
+}
+
+type pypiServersKey struct{}
+
+// waitFile waits (up to a minute) until FILE exists: waitfile FILE.
+func waitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitfile FILE")
+	}
+	for range 600 {
+		if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not appear", args[0])
 }

@@ -50,6 +50,10 @@ type Config struct {
 	// ResetCursor starts over (a backfill, deduped against the log) when
 	// the stored cursor belongs to another index URL, instead of refusing.
 	ResetCursor bool
+	// Recheck reads every project of the index again (a new backfill,
+	// deduped against the log), then follows from there: it catches files
+	// whose bytes changed without PyPI announcing a change.
+	Recheck bool
 	// Logger receives progress, batch summaries and alarms; nil discards.
 	Logger *slog.Logger
 	// Holder names this process in the lease.
@@ -98,6 +102,10 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	cur, err := loadCursor(seq.Cursor(), cfg.PyPI.BaseURL(), cfg.ResetCursor, logger)
 	if err != nil {
 		return sum, err
+	}
+	if cfg.Recheck {
+		logger.Info("re-checking every project of the index against the log")
+		cur = pypi.Cursor{}
 	}
 	source := pypi.NewSource(cfg.PyPI)
 	for {

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/publish/storeurl"
+	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/attest"
+	"github.com/pysumdb/pysumdb/sequencer/ingest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi"
+)
+
+const storeHelp = "the log's store: a directory (default), file:///path or gs://bucket/prefix"
+
+// openStore opens the store a --store flag names.
+func openStore(ctx context.Context, location string, logger *slog.Logger) (publish.Store, func() error, error) {
+	store, closeStore, err := storeurl.Open(ctx, location, logger)
+	if err != nil {
+		return nil, nil, usageError{fmt.Errorf("couldn't open store %s: %w", location, err)}
+	}
+	return store, closeStore, nil
+}
+
+// ingestFlags are the flags of commands that log PyPI.
+type ingestFlags struct {
+	pypiURL      string
+	rate         float64
+	concurrency  int
+	batchSize    int
+	resetCursor  bool
+	recheck      bool
+	attestations bool
+	pinnedRoot   bool
+}
+
+func (f *ingestFlags) register(fs *pflag.FlagSet, defaultIndex string) {
+	fs.StringVar(&f.pypiURL, "pypi", defaultIndex, "the index to log, e.g. "+pypi.DefaultBaseURL)
+	fs.Float64Var(&f.rate, "rate", pypi.DefaultRequestsPerSecond, "requests per second to the index, at most (politeness)")
+	fs.IntVar(&f.concurrency, "concurrency", pypi.DefaultConcurrency, "project pages fetched at once")
+	fs.IntVar(&f.batchSize, "batch-size", ingest.DefaultMaxFiles, "files per batch, about (each batch is published on its own)")
+	fs.BoolVar(&f.resetCursor, "reset-cursor", false, "the log follows another index URL: backfill this one instead (deduped against the log)")
+	fs.BoolVar(&f.recheck, "recheck", false, "read every project again (deduped against the log) to catch files changed without an announced change")
+	fs.BoolVar(&f.attestations, "attestations", true, "verify PEP 740 attestations of new files and record their publisher")
+	fs.BoolVar(&f.pinnedRoot, "pin-trusted-root", false, "trust only the Sigstore root shipped in the binary (no TUF refresh)")
+}
+
+// config builds the ingest configuration for store.
+func (f *ingestFlags) config(store publish.Store, skey string, logger *slog.Logger) (ingest.Config, error) {
+	client, err := pypi.NewClient(pypi.Config{
+		BaseURL:           f.pypiURL,
+		RequestsPerSecond: f.rate,
+		Concurrency:       f.concurrency,
+		Logger:            logger,
+	})
+	if err != nil {
+		return ingest.Config{}, usageError{err}
+	}
+	cfg := ingest.Config{
+		Store: store, Key: skey, PyPI: client, MaxFiles: f.batchSize,
+		ResetCursor: f.resetCursor, Recheck: f.recheck, Logger: logger, Holder: holderName(),
+	}
+	if f.attestations {
+		cacheDir := ""
+		if dir, err := os.UserCacheDir(); err == nil {
+			cacheDir = filepath.Join(dir, "pysumdb", "tuf")
+		}
+		cfg.Attestations, err = attest.NewVerifier(attest.Config{Logger: logger, PinnedRoot: f.pinnedRoot, TUFCacheDir: cacheDir})
+		if err != nil {
+			return ingest.Config{}, fmt.Errorf("couldn't load the Sigstore trusted root: %w", err)
+		}
+	}
+	return cfg, nil
+}
+
+// reportIngest prints a run's summary and returns the error that sets the
+// exit status: alarms (3) before failures (1).
+func reportIngest(g *globals, sum ingest.Summary, err error, elapsed time.Duration) error {
+	fmt.Fprintf(g.stdout, "%d batches: appended %d, already logged %d, attested %d, alarms %d (unacknowledged %d); log size %d; %s in %s\n",
+		sum.Batches, sum.Appended, sum.Duplicates, sum.Attested, len(sum.Alarms), sum.Unacknowledged, sum.TreeSize, sum.Phase, elapsed.Round(time.Millisecond))
+	printAlarms(g, sum.Alarms)
+	if errors.Is(err, ingest.ErrCursorMismatch) {
+		return usageError{err}
+	}
+	if sum.Unacknowledged > 0 {
+		if err != nil {
+			fmt.Fprintln(g.stderr, "pysumdb:", err)
+		}
+		fmt.Fprintf(g.stderr, "pysumdb: %d unacknowledged alarms: list them with 'pysumdb alarms --store ...'\n", sum.Unacknowledged)
+		return errAlarm
+	}
+	return err
+}
+
+func printAlarms(g *globals, alarms []sequencer.Alarm) {
+	for _, a := range alarms {
+		if a.Reason == sequencer.ReasonChangedFile {
+			fmt.Fprintf(g.stderr, "ALARM: %s (%s): logged at leaf %d as sha256:%s size %d, now sha256:%s size %d\n",
+				a.Filename, a.Project, a.Leaf, a.LoggedSHA256, a.LoggedSize, a.ServedSHA256, a.ServedSize)
+		} else {
+			fmt.Fprintf(g.stderr, "ALARM: %s (%s): %s: %s\n", a.Filename, a.Project, a.Reason, a.Detail)
+		}
+	}
+}

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/pysumdb/pysumdb/sequencer/ingest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi"
+)
+
+func newRunCommand(g *globals) *cobra.Command {
+	var storeLoc, keyFile, schedule string
+	var now bool
+	ingestOpts := ingestFlags{}
+	c := &cobra.Command{
+		Use:   "run --schedule SPEC --store STORE --key KEYFILE [--pypi URL]",
+		Short: "Log PyPI on a schedule, in one process",
+		Long: `run does what 'sequence --pypi' does, on a cron schedule, in one long-lived
+process: SPEC is a cron line ("*/5 * * * *", minute hour day month weekday)
+or a descriptor ("@every 10m", "@hourly"). Runs never overlap: a run still
+going when the next is due makes that one skip. On SIGINT or SIGTERM the
+batch in progress is published and the process exits; a second signal
+aborts at once (the next run finishes the batch).
+
+` + exitStatusHelp,
+		Args: argsBetween(0, 0),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := requireFlags(c, "schedule", "store", "key"); err != nil {
+				return err
+			}
+			parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+			sched, err := parser.Parse(schedule)
+			if err != nil {
+				return usagef("--schedule %q: %v", schedule, err)
+			}
+			skey, err := readSignerKey(keyFile)
+			if err != nil {
+				return err
+			}
+			logger := g.logger()
+			// The command's context ends at the first signal: the runs
+			// must outlive it to publish their batch.
+			hard, abort := context.WithCancel(context.WithoutCancel(c.Context()))
+			defer abort()
+			store, closeStore, err := openStore(hard, storeLoc, logger)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			cfg, err := ingestOpts.config(store, skey, logger)
+			if err != nil {
+				return err
+			}
+			stop := make(chan struct{})
+			cfg.Stop = stop
+
+			var mu sync.Mutex
+			var last error
+			job := func() {
+				start := time.Now()
+				sum, err := ingest.Run(hard, cfg)
+				err = reportIngest(g, sum, err, time.Since(start))
+				if err != nil && err != errAlarm {
+					logger.Error("run failed", "err", err)
+				}
+				mu.Lock()
+				last = err
+				mu.Unlock()
+			}
+			runner := cron.New(cron.WithParser(parser), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
+			id := runner.Schedule(sched, cron.FuncJob(job))
+			runner.Start()
+			var initial sync.WaitGroup
+			if now {
+				// Through the chain, so that a scheduled run can't
+				// overlap it.
+				initial.Go(runner.Entry(id).WrappedJob.Run)
+			}
+			logger.Info("scheduled", "schedule", schedule, "next", runner.Entry(id).Next.Format(time.RFC3339))
+
+			// The command's context ends at the first SIGINT or SIGTERM;
+			// only then listen for a second one, which aborts.
+			<-c.Context().Done()
+			signals := make(chan os.Signal, 1)
+			signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(signals)
+			logger.Info("stopping: publishing the batch in progress (signal again to abort)")
+			close(stop)
+			stopped := make(chan struct{})
+			go func() {
+				<-runner.Stop().Done()
+				initial.Wait()
+				close(stopped)
+			}()
+			select {
+			case <-stopped:
+			case <-signals:
+				abort()
+				<-stopped
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if last != nil {
+				return fmt.Errorf("the last run failed: %w", last)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&schedule, "schedule", "", `cron schedule, e.g. "*/5 * * * *" or "@every 10m"`)
+	c.Flags().StringVar(&storeLoc, "store", "", storeHelp)
+	c.Flags().StringVar(&keyFile, "key", "", "the log's private key file (from keygen)")
+	c.Flags().BoolVar(&now, "now", true, "run once at start, then on the schedule")
+	ingestOpts.register(c.Flags(), pypi.DefaultBaseURL)
+	return c
+}
