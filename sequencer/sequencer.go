@@ -25,7 +25,7 @@ package sequencer
 import (
 	"cmp"
 	"context"
-		"encoding/hex"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
-	"testing"
 	"github.com/rogpeppe/go-internal/testscript"
+	"testing"
 )
 
 func TestMain(m *testing.M) {
