@@ -37,7 +37,12 @@ func newFakeGCS(tb testing.TB) *fakeGCS {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(server.Stop)
-	mm := &middleman{next: server.HTTPHandler(), loseAnswer: map[string]bool{}, uploads: map[string][]int{}}
+	return newFront(tb, server)
+}
+
+// newFront returns server reached through a middleman of its own.
+func newFront(tb testing.TB, server *fakestorage.Server) *fakeGCS {
+	mm := &middleman{next: server.HTTPHandler(), loseAnswer: map[string]bool{}, corrupt: map[string]bool{}, uploads: map[string][]int{}}
 	front := httptest.NewServer(mm)
 	tb.Cleanup(front.Close)
 	return &fakeGCS{server: server, url: front.URL, mm: mm}
@@ -109,6 +114,9 @@ type middleman struct {
 	// loseAnswer names the objects whose next upload is carried out but
 	// answered 503, as if the answer had been lost; the client retries.
 	loseAnswer map[string]bool
+	// corrupt names the objects whose next upload has the bytes "intact"
+	// in its body changed to "broken" on the way.
+	corrupt map[string]bool
 	// uploads holds, per object name, the status the server gave to each
 	// upload of it (not the one the client saw).
 	uploads map[string][]int
@@ -134,6 +142,18 @@ func (m *middleman) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.URL.Query().Get("name")
+	m.mu.Lock()
+	corrupt := m.corrupt[name]
+	delete(m.corrupt, name)
+	m.mu.Unlock()
+	if corrupt {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(bytes.Replace(body, []byte("intact"), []byte("broken"), 1)))
+	}
 	answer := httptest.NewRecorder()
 	m.next.ServeHTTP(answer, r)
 	m.mu.Lock()
@@ -154,6 +174,12 @@ func (m *middleman) loseNextAnswer(name string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.loseAnswer[name] = true
+}
+
+func (m *middleman) corruptNextUpload(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.corrupt[name] = true
 }
 
 func (m *middleman) uploadStatuses(name string) []int {

@@ -6,10 +6,13 @@
 // Durability and visibility: GCS answers an upload only once the object
 // is stored redundantly, and reads and listings are strongly consistent,
 // so a write that returned nil is durable and seen by every later Read
-// and List, from any process. An upload replaces an object atomically:
-// readers see the old generation or the new one, never a mix. Every
-// upload carries the CRC32C of its bytes, so the server refuses an upload
-// corrupted on the way instead of storing it.
+// and List, from any process (Read and List use the JSON API, which no
+// cache sits in front of; public readers going through Google's edge
+// caches or a CDN see an object up to its Cache-Control max-age late).
+// An upload replaces an object atomically: readers see the old generation
+// or the new one, never a mix. Every upload carries the CRC32C of its
+// bytes, so the server refuses an upload corrupted on the way instead of
+// storing it.
 //
 // Create uploads with the precondition ifGenerationMatch=0
 // (Conditions.DoesNotExist): GCS creates the object only if no live
@@ -248,7 +251,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	return s, nil
 }
 
-// Close releases the client's connections.
+// Close releases the client's connections. Release any lease first: its
+// renewals use the client.
 func (s *Store) Close() error {
 	return s.client.Close()
 }
@@ -372,6 +376,10 @@ func (s *Store) upload(ctx context.Context, name string, cond storage.Conditions
 	// body the library keeps, so it can send it again on a retry (with
 	// ChunkSize 0 it could not retry at all).
 	w.ChunkSize = min(len(data)+1, googleapi.DefaultUploadChunkSize)
+	// The server refuses the upload if the bytes it got don't match. The
+	// library's automatic checksum does the same for buffered uploads
+	// today; an explicit one keeps the guarantee from hinging on its modes
+	// (unbuffered, it only checks after the object is stored).
 	w.CRC32C = crc32.Checksum(data, castagnoli)
 	w.SendCRC32C = true
 	_, writeErr := w.Write(data)
