@@ -18,3 +18,5 @@ func newDir(t *testing.T) publish.Store {
 func TestFaultInjectionDir(t *testing.T) { seqtest.RunFaultInjection(t, newDir) }
 
 func TestRaceDir(t *testing.T) { seqtest.RunRace(t, newDir) }
+
+func TestConcurrentDir(t *testing.T) { seqtest.RunConcurrent(t, newDir) }

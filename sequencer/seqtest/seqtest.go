@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -208,4 +209,42 @@ func RunRace(t *testing.T, newStore func(t *testing.T) publish.Store) {
 		t.Fatalf("third run: %+v, %v", res, err)
 	}
 	Audit(t, base, vkey)
+}
+
+// RunConcurrent starts two sequencers at once on one store, with batches
+// of different sizes: each either appends its batch or fails with ErrBusy
+// (the lease, or the race for the state), the log holds exactly the
+// batches that succeeded and passes an audit, and a third run appends
+// normally.
+func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store) {
+	ctx := context.Background()
+	skey, vkey := NewKey(t)
+	store := newStore(t)
+	batches := [][]sequencer.Record{Records(0, 1500), Records(5000, 40)}
+	errs := make([]error, len(batches))
+	var wg sync.WaitGroup
+	for i, b := range batches {
+		wg.Go(func() { _, errs[i] = Append(ctx, store, skey, b, "") })
+	}
+	wg.Wait()
+	want := int64(0)
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			want += int64(len(batches[i]))
+		case !errors.Is(err, publish.ErrBusy):
+			t.Fatalf("sequencer %d: %v, want success or ErrBusy", i, err)
+		}
+	}
+	if want == 0 {
+		t.Fatalf("no sequencer succeeded: %v", errs)
+	}
+	if rep := Audit(t, store, vkey); rep.Entries != want {
+		t.Fatalf("audit saw %d entries, want %d", rep.Entries, want)
+	}
+	res, err := Append(ctx, store, skey, append(batches[0], batches[1]...), "")
+	if err != nil || res.TreeSize != 1540 {
+		t.Fatalf("third run: %+v, %v", res, err)
+	}
+	Audit(t, store, vkey)
 }
