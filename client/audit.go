@@ -54,15 +54,28 @@ func (r *AuditReport) problem(format string, args ...any) {
 // Memory grows with the log: the filename of every entry is kept to find
 // duplicates and to check the indexes (about 100 bytes an entry).
 func (l *Log) Audit(ctx context.Context, logger *slog.Logger) (*AuditReport, error) {
+	return l.audit(ctx, logger, nil)
+}
+
+// verifiedObject receives each object an audit fetched, once the object
+// passed its own checks (a tile equal to the rebuilt one, a bundle that
+// parses, an index whose signature verifies); the checkpoint comes last,
+// and only if the whole audit passed.
+type verifiedObject func(ctx context.Context, key string, data []byte) error
+
+func (l *Log) audit(ctx context.Context, logger *slog.Logger, onVerified verifiedObject) (*AuditReport, error) {
+	if onVerified == nil {
+		onVerified = func(context.Context, string, []byte) error { return nil }
+	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	cp, _, err := l.Checkpoint(ctx)
+	cp, signed, err := l.Checkpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
 	a := &auditor{
-		log: l, logger: logger, tree: cp.Tree,
+		log: l, logger: logger, tree: cp.Tree, verified: onVerified,
 		rep:            &AuditReport{Checkpoint: cp},
 		filenames:      map[string]int64{},
 		digests:        make([][32]byte, 0, cp.N),
@@ -84,14 +97,15 @@ func (l *Log) Audit(ctx context.Context, logger *slog.Logger) (*AuditReport, err
 	if len(a.rep.Problems) > 0 {
 		return a.rep, fmt.Errorf("%w: audit of %s found %d problems", tiles.ErrVerification, l.Origin(), len(a.rep.Problems))
 	}
-	return a.rep, nil
+	return a.rep, onVerified(ctx, tiles.CheckpointKey, signed)
 }
 
 type auditor struct {
-	log    *Log
-	logger *slog.Logger
-	tree   tlog.Tree
-	rep    *AuditReport
+	log      *Log
+	logger   *slog.Logger
+	tree     tlog.Tree
+	rep      *AuditReport
+	verified verifiedObject
 
 	filenames map[string]int64
 	digests   [][32]byte
@@ -203,14 +217,20 @@ func (a *auditor) checkBundle(ctx context.Context, bt tlog.Tile, data, level0 []
 		a.rep.problem("%s: %v", key, err)
 		return fmt.Errorf("%w: %s: %v (can't rebuild the tree past it)", tiles.ErrVerification, key, err)
 	}
+	if err := a.verified(ctx, key, data); err != nil {
+		return err
+	}
 	for _, w := range a.partialBundles[bt.N] {
 		if w > bt.W {
 			continue // written for a tree newer than the checkpoint
 		}
 		prefix, _ := tiles.EncodeBundle(entries[:w])
 		p := tiles.TilePath(tiles.EntryBundleTile(bt.N, w))
-		if got, err := a.log.fetch.Fetch(ctx, p); err != nil || !bytes.Equal(got, prefix) {
+		got, err := a.log.fetch.Fetch(ctx, p)
+		if err != nil || !bytes.Equal(got, prefix) {
 			a.rep.problem("%s: differs from the first %d entries of %s", p, w, key)
+		} else if err := a.verified(ctx, p, got); err != nil {
+			return err
 		}
 	}
 	hashes := make([]byte, 0, len(entries)*tlog.HashSize)
@@ -279,6 +299,10 @@ func (a *auditor) checkTile(ctx context.Context, t tlog.Tile, rebuilt, published
 		a.rep.problem("%s: missing", key)
 	case !bytes.Equal(published, rebuilt):
 		a.rep.problem("%s: differs from the tile rebuilt from the entries (%s)", key, firstDifference(published, rebuilt))
+	default:
+		if err := a.verified(ctx, key, published); err != nil {
+			return err
+		}
 	}
 	for _, w := range a.partialTiles[[2]int64{int64(t.L), t.N}] {
 		if w >= t.W {
@@ -288,6 +312,8 @@ func (a *auditor) checkTile(ctx context.Context, t tlog.Tile, rebuilt, published
 		got, err := a.log.fetch.Fetch(ctx, tiles.TilePath(pt))
 		if err != nil || !bytes.Equal(got, rebuilt[:w*tlog.HashSize]) {
 			a.rep.problem("%s: differs from the first %d hashes of %s", tiles.TilePath(pt), w, key)
+		} else if err := a.verified(ctx, tiles.TilePath(pt), got); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -328,7 +354,7 @@ func (a *auditor) checkIndexes(ctx context.Context) error {
 	}
 	claimed := make([]bool, a.tree.N)
 	for _, project := range projects {
-		x, err := a.log.Index(ctx, project)
+		raw, x, err := a.log.index(ctx, project)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -338,6 +364,9 @@ func (a *auditor) checkIndexes(ctx context.Context) error {
 			}
 			a.rep.problem("%v", err)
 			continue
+		}
+		if err := a.verified(ctx, tiles.IndexKey(project), raw); err != nil {
+			return err
 		}
 		a.rep.Indexes++
 		for _, line := range x.Lines {
