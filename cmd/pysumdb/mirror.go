@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pysumdb/pysumdb/client"
+)
+
+func newMirrorCommand(g *globals) *cobra.Command {
+	var from, to, vkeyArg string
+	c := &cobra.Command{
+		Use:   "mirror --from URL_OR_STORE --to STORE --vkey VKEY",
+		Short: "Copy a log to another store, verifying all of it on the way",
+		Long: `mirror copies the log at --from (an http(s) URL, a directory, or
+gs://bucket/prefix) to the store --to, auditing it as 'pysumdb audit' does:
+each tile, entry bundle and project index is written once it passed its
+checks, the checkpoint last and only if everything passed. Tiles are written
+create-only, so mirroring again extends the copy. From a directory or a
+bucket the sequencer's state and the alarms are copied too, so that the
+copy can take over sequencing (a backup, or a move between backends).
+
+` + exitStatusHelp,
+		Args: argsBetween(0, 0),
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := requireFlags(c, "from", "to", "vkey"); err != nil {
+				return err
+			}
+			vkey, err := readVerifierKey(vkeyArg)
+			if err != nil {
+				return err
+			}
+			logger := g.logger()
+			var fetch client.Fetcher
+			if u, err := url.Parse(from); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
+				if fetch, err = client.NewHTTPFetcher(from, nil); err != nil {
+					return usageError{err}
+				}
+			} else {
+				src, closeSrc, err := openStore(c.Context(), from, logger)
+				if err != nil {
+					return err
+				}
+				defer closeSrc()
+				fetch = client.StoreFetcher{Store: src}
+			}
+			dst, closeDst, err := openStore(c.Context(), to, logger)
+			if err != nil {
+				return err
+			}
+			defer closeDst()
+			l, err := client.NewLog(fetch, vkey)
+			if err != nil {
+				return usageError{err}
+			}
+			rep, err := l.Mirror(c.Context(), dst, logger)
+			if rep != nil {
+				for _, p := range rep.Problems {
+					fmt.Fprintln(g.stdout, "FAIL:", p)
+				}
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "mirrored %s at size %d to %s: %d entries, %d entry bundles, %d hash tiles, %d project indexes, all verified\n",
+				l.Origin(), rep.Checkpoint.N, strings.TrimSuffix(to, "/"), rep.Entries, rep.Bundles, rep.HashTiles, rep.Indexes)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "the log to copy: an http(s) URL, a directory or gs://bucket/prefix")
+	c.Flags().StringVar(&to, "to", "", "where to copy it: "+storeHelp)
+	c.Flags().StringVar(&vkeyArg, "vkey", "", "the log's verifier key, or a file holding it")
+	return c
+}
