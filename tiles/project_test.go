@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -158,4 +159,32 @@ func refNormalize(name string) string {
 		sep = false
 	}
 	return b.String()
+}
+
+// FuzzNormalizeProjectAgreesWithPEP508 checks the hand-written normalizer
+// against PEP 508's and PEP 503's regular expressions.
+func FuzzNormalizeProjectAgreesWithPEP508(f *testing.F) {
+	valid := regexp.MustCompile(`^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$`)
+	runs := regexp.MustCompile(`[-_.]+`)
+	for _, s := range []string{"Foo.Bar", "a", "a-", "-a", "a__b", "A.-_B", "ü", "a b", "x--y", "Zope.Interface"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		got, err := NormalizeProject(name)
+		ok := len(name) <= maxProjectLen && valid.MatchString(name)
+		if (err == nil) != ok {
+			t.Fatalf("NormalizeProject(%q) error %v, PEP 508 says valid=%v", name, err, ok)
+		}
+		if ok {
+			if want := strings.ToLower(runs.ReplaceAllString(name, "-")); got != want {
+				t.Fatalf("NormalizeProject(%q) = %q, PEP 503 says %q", name, got, want)
+			}
+			if !IsNormalizedProject(got) {
+				t.Fatalf("IsNormalizedProject(%q) = false", got)
+			}
+		}
+		if IsNormalizedProject(name) != (ok && got == name) {
+			t.Fatalf("IsNormalizedProject(%q) = %v", name, IsNormalizedProject(name))
+		}
+	})
 }
