@@ -36,6 +36,15 @@ type BenchResult struct {
 	Objects, Bytes int64
 }
 
+// Add adds another run's cost to r.
+func (r *BenchResult) Add(o BenchResult) {
+	r.Entries += o.Entries
+	r.Batches += o.Batches
+	r.Elapsed += o.Elapsed
+	r.Objects += o.Objects
+	r.Bytes += o.Bytes
+}
+
 // EntriesPerSecond is the append rate.
 func (r BenchResult) EntriesPerSecond() float64 {
 	return float64(r.Entries) / r.Elapsed.Seconds()

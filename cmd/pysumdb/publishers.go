@@ -26,22 +26,7 @@ It exits 0 when the publisher never changed, 1 when it did.
 ` + exitStatusHelp,
 		Args: argsBetween(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := requireFlags(c, "log", "vkey"); err != nil {
-				return err
-			}
-			project, err := tiles.NormalizeProject(args[0])
-			if err != nil {
-				return usageError{err}
-			}
-			l, err := openLog(location, vkey)
-			if err != nil {
-				return err
-			}
-			cp, _, err := l.Checkpoint(c.Context())
-			if err != nil {
-				return err
-			}
-			files, err := l.Lookup(c.Context(), cp.Tree, project, "")
+			_, cp, project, files, err := lookupProject(c, location, vkey, args[0], "")
 			if err != nil {
 				return err
 			}

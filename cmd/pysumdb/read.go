@@ -22,6 +22,28 @@ func openLog(location, vkeyArg string) (*client.Log, error) {
 	return client.NewLog(fetch, vkey)
 }
 
+// lookupProject verifies the log's checkpoint and looks up a project's
+// files (only filename, if not empty), for lookup and publishers.
+func lookupProject(c *cobra.Command, location, vkey, projectArg, filename string) (*client.Log, tiles.Checkpoint, string, []client.LoggedFile, error) {
+	if err := requireFlags(c, "log", "vkey"); err != nil {
+		return nil, tiles.Checkpoint{}, "", nil, err
+	}
+	project, err := tiles.NormalizeProject(projectArg)
+	if err != nil {
+		return nil, tiles.Checkpoint{}, "", nil, usageError{err}
+	}
+	l, err := openLog(location, vkey)
+	if err != nil {
+		return nil, tiles.Checkpoint{}, "", nil, err
+	}
+	cp, _, err := l.Checkpoint(c.Context())
+	if err != nil {
+		return l, cp, project, nil, err
+	}
+	files, err := l.Lookup(c.Context(), cp.Tree, project, filename)
+	return l, cp, project, files, err
+}
+
 func newAuditCommand(g *globals) *cobra.Command {
 	var location, vkey string
 	c := &cobra.Command{
@@ -82,27 +104,12 @@ the checkpoint's size are shown as "not yet provable".
 ` + exitStatusHelp,
 		Args: argsBetween(1, 2),
 		RunE: func(c *cobra.Command, args []string) error {
-			if err := requireFlags(c, "log", "vkey"); err != nil {
-				return err
-			}
-			project, err := tiles.NormalizeProject(args[0])
-			if err != nil {
-				return usageError{err}
-			}
 			filename := ""
 			if len(args) == 2 {
 				filename = args[1]
 			}
-			l, err := openLog(location, vkey)
-			if err != nil {
-				return err
-			}
-			cp, _, err := l.Checkpoint(c.Context())
-			if err != nil {
-				return err
-			}
-			files, err := l.Lookup(c.Context(), cp.Tree, project, filename)
-			if errors.Is(err, client.ErrNotFound) && !client.IsSecurityError(err) {
+			l, cp, project, files, err := lookupProject(c, location, vkey, args[0], filename)
+			if errors.Is(err, client.ErrNotFound) && !client.IsSecurityError(err) && cp.N > 0 {
 				return fmt.Errorf("project %s is not in the log %s (size %d)", project, l.Origin(), cp.N)
 			}
 			if err != nil {

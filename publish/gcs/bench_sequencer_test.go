@@ -43,15 +43,9 @@ func BenchmarkSequencer(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					total.Entries += res.Entries
-					total.Batches += res.Batches
-					total.Elapsed += res.Elapsed
-					total.Objects += res.Objects
-					total.Bytes += res.Bytes
+					total.Add(res)
 				}
-				b.ReportMetric(total.EntriesPerSecond(), "entries/s")
-				b.ReportMetric(float64(total.Bytes)/float64(total.Entries), "bytes/entry")
-				b.ReportMetric(float64(total.Objects)/float64(total.Batches), "objects/batch")
+				seqtest.ReportBench(b, total)
 			})
 		}
 	}

@@ -248,3 +248,11 @@ func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store) {
 	}
 	Audit(t, store, vkey)
 }
+
+// ReportBench reports what appending cost as benchmark metrics: entries/s,
+// bytes written per entry, objects written per batch.
+func ReportBench(b *testing.B, total sequencer.BenchResult) {
+	b.ReportMetric(total.EntriesPerSecond(), "entries/s")
+	b.ReportMetric(float64(total.Bytes)/float64(total.Entries), "bytes/entry")
+	b.ReportMetric(float64(total.Objects)/float64(total.Batches), "objects/batch")
+}
