@@ -3,6 +3,13 @@
 // signatures, inclusion and consistency proofs, project indexes. There is
 // no log server to ask; a log that serves anything inconsistent is caught
 // and reported as an error wrapping tiles.ErrVerification.
+//
+// A Verifier checks lockfile artifacts against one or more logs with a
+// quorum (Config is its TOML configuration); ComparePublished compares
+// what PyPI serves with the logs. A Cache keeps, per log, the last verified
+// checkpoint, so that a rollback or a fork is caught across runs
+// (ForkError), and the tiles once verified, so that a second run fetches
+// only the checkpoint and the project indexes.
 package client
 
 import (

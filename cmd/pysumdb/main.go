@@ -148,6 +148,10 @@ verify the log and their lockfiles against it from those files alone.
 		newRunCommand(g),
 		newAlarmsCommand(g),
 		newDemoCommand(g),
+		newMirrorCommand(g),
+		newPublishersCommand(g),
+		newVerifyCommand(g),
+		newCheckPyPICommand(g),
 	)
 	return root
 }

@@ -1,0 +1,146 @@
+package client
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/tiles"
+)
+
+// CacheDirEnv names the environment variable that overrides the default
+// cache directory.
+const CacheDirEnv = "PYSUMDB_CACHE"
+
+// DefaultCacheDir returns the directory a client keeps its state in:
+// $PYSUMDB_CACHE if set, otherwise pysumdb in the user's cache directory
+// (os.UserCacheDir).
+func DefaultCacheDir() (string, error) {
+	if dir := os.Getenv(CacheDirEnv); dir != "" {
+		return dir, nil
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("couldn't find a cache directory (set %s): %w", CacheDirEnv, err)
+	}
+	return filepath.Join(dir, "pysumdb"), nil
+}
+
+// Cache is a client's state on disk, one directory per log, named after the
+// log's origin and a hash of its verifier key:
+//
+//	<origin>-<key hash>/checkpoint   the last checkpoint verified (signed note)
+//	<origin>-<key hash>/tile/...     tiles and entry bundles, once verified
+//
+// The checkpoint is what makes a rollback or a fork of the log detectable
+// across runs: every newer checkpoint must be proven consistent with it.
+// Tiles and bundles are immutable, so a cached copy never goes stale; only
+// copies that passed verification are written, so a log that once served a
+// bad tile can't leave it behind. Everything but the checkpoints may be
+// deleted at any time.
+type Cache struct {
+	dir    string
+	logger *slog.Logger
+}
+
+// OpenCache returns the cache in dir, creating the directory. Failures to
+// write to the cache later are logged to logger (nil discards them), never
+// fatal: the cache only saves fetches.
+func OpenCache(dir string, logger *slog.Logger) (*Cache, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("couldn't create cache directory: %w", err)
+	}
+	return &Cache{dir: dir, logger: logger}, nil
+}
+
+// logCache is the cache directory of one log.
+type logCache struct {
+	dir    string
+	logger *slog.Logger
+}
+
+// forLog returns the directory of the log with verifier key vkey.
+func (c *Cache) forLog(origin, vkey string) *logCache {
+	sum := sha256.Sum256([]byte(vkey))
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '_'
+	}, origin) + "-" + hex.EncodeToString(sum[:8])
+	return &logCache{dir: filepath.Join(c.dir, name), logger: c.logger}
+}
+
+func (c *logCache) path(key string) string {
+	return filepath.Join(c.dir, filepath.FromSlash(key))
+}
+
+// read returns the cached object at key, if any.
+func (c *logCache) read(key string) ([]byte, bool) {
+	if publish.CheckKey(key) != nil {
+		return nil, false
+	}
+	data, err := os.ReadFile(c.path(key))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.logger.Warn("couldn't read from the cache", "key", key, "err", err)
+		}
+		return nil, false
+	}
+	return data, true
+}
+
+// write stores an object atomically (a reader sees the whole object or
+// none), logging failures.
+func (c *logCache) write(key string, data []byte) {
+	if err := c.writeFile(key, data); err != nil {
+		c.logger.Warn("couldn't write to the cache", "key", key, "err", err)
+	}
+}
+
+func (c *logCache) writeFile(key string, data []byte) error {
+	if err := publish.CheckKey(key); err != nil {
+		return err
+	}
+	p := c.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// remove deletes a cached object that turned out not to verify.
+func (c *logCache) remove(key string) {
+	if err := os.Remove(c.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		c.logger.Warn("couldn't remove a bad object from the cache", "key", key, "err", err)
+	}
+}
+
+// checkpointPath is where the last verified checkpoint is kept.
+func (c *logCache) checkpointPath() string {
+	return c.path(tiles.CheckpointKey)
+}

@@ -1,0 +1,223 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/lockfile"
+	"github.com/pysumdb/pysumdb/tiles"
+)
+
+var cacheTestArtifacts = []lockfile.Artifact{
+	fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "foo-1.0.tar.gz"),
+	fileArtifact("foo", "1.0", "foo-1.0-py3-none-any.whl", "foo-1.0-py3-none-any.whl"),
+	fileArtifact("bar", "2.0", "bar-2.0.tar.gz", "bar-2.0.tar.gz"),
+	hashArtifact("bar", "2.0", "bar-2.0-py3-none-any.whl"),
+}
+
+// wantAllVerified fails unless every result is verified.
+func wantAllVerified(t *testing.T, rep *client.Report) {
+	t.Helper()
+	for _, res := range rep.Results {
+		wantResult(t, res, client.StatusVerified)
+	}
+}
+
+// cachedFile returns the path of a log's object in the cache directory.
+func cachedFile(t *testing.T, cacheDir, key string) string {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(cacheDir, "*", filepath.FromSlash(key)))
+	if err != nil || len(matches) != 1 {
+		t.Fatalf("%s in the cache: %v, %v", key, matches, err)
+	}
+	return matches[0]
+}
+
+func TestVerifyFetchesEachTileOnceAndCachesThem(t *testing.T) {
+	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	srv := serveLog(t, tl)
+	cacheDir := t.TempDir()
+
+	l, counting := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+	wantAllVerified(t, verify(t, 1, cacheTestArtifacts, l))
+	counts := srv.counts()
+	tilesFetched := 0
+	for key, n := range counts {
+		if n != 1 {
+			t.Errorf("%s fetched %d times in one run", key, n)
+		}
+		if tiles.IsImmutable(key) {
+			tilesFetched++
+		}
+	}
+	if requests, _ := counting.Counts(); requests != int64(len(counts)) || tilesFetched == 0 {
+		t.Errorf("%d requests counted, %d keys served, %d tiles", requests, len(counts), tilesFetched)
+	}
+
+	// A second run reads the checkpoint and the indexes, nothing else.
+	l, counting = openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+	wantAllVerified(t, verify(t, 1, cacheTestArtifacts, l))
+	for key := range srv.counts() {
+		if tiles.IsImmutable(key) {
+			t.Errorf("warm run fetched %s", key)
+		}
+	}
+	if requests, _ := counting.Counts(); requests != 3 || l.TilesFromCache() != int64(tilesFetched) {
+		t.Errorf("warm run: %d requests (want checkpoint and 2 indexes), %d tiles from the cache (want %d)", requests, l.TilesFromCache(), tilesFetched)
+	}
+}
+
+func TestVerifyDoesNotCacheBadTiles(t *testing.T) {
+	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	srv := serveLog(t, tl)
+	for _, key := range []string{"tile/0/001", "tile/entries/001"} {
+		t.Run(key, func(t *testing.T) {
+			cacheDir := t.TempDir()
+			good := tl.read(t, key)
+			srv.setRewrite(replace(key, good[:len(good)-1]))
+			l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+			if errs := verify(t, 1, cacheTestArtifacts, l).SecurityErrors(); len(errs) == 0 {
+				t.Fatalf("a truncated %s passed", key)
+			}
+			// The log repairs the object: the next run fetches it again
+			// rather than failing on a copy kept from the bad run.
+			srv.setRewrite(nil)
+			srv.counts()
+			l, _ = openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+			wantAllVerified(t, verify(t, 1, cacheTestArtifacts, l))
+			if n := srv.counts()[key]; n != 1 {
+				t.Errorf("%s fetched %d times after the log repaired it, want 1", key, n)
+			}
+			if cached, err := os.ReadFile(cachedFile(t, cacheDir, key)); err != nil || !bytes.Equal(cached, good) {
+				t.Errorf("cached %s: %v, not the good copy", key, err)
+			}
+		})
+	}
+}
+
+func TestVerifyRefetchesDamagedCacheFiles(t *testing.T) {
+	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	srv := serveLog(t, tl)
+	cacheDir := t.TempDir()
+	l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+	wantAllVerified(t, verify(t, 1, cacheTestArtifacts, l))
+	for _, key := range []string{"tile/0/001", "tile/entries/001"} {
+		t.Run(key, func(t *testing.T) {
+			path := cachedFile(t, cacheDir, key)
+			good, _ := os.ReadFile(path)
+			damaged := bytes.Clone(good)
+			damaged[40] ^= 1
+			if err := os.WriteFile(path, damaged, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			srv.counts()
+			// A copy damaged on the local disk is no misbehaviour of the
+			// log: it is dropped and fetched again.
+			l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+			rep := verify(t, 1, cacheTestArtifacts, l)
+			wantAllVerified(t, rep)
+			if n := srv.counts()[key]; n != 1 {
+				t.Errorf("%s fetched %d times, want 1", key, n)
+			}
+			if cached, _ := os.ReadFile(path); !bytes.Equal(cached, good) {
+				t.Errorf("cached %s was not repaired", key)
+			}
+		})
+	}
+}
+
+func TestCheckpointConsistencyAcrossRuns(t *testing.T) {
+	ctx := context.Background()
+	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
+	old := tl.read(t, tiles.CheckpointKey)
+	srv := serveLog(t, tl)
+	cacheDir := t.TempDir()
+	latest := func() (tiles.Checkpoint, error) {
+		l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+		return l.VerifiedCheckpoint(ctx)
+	}
+	if _, err := latest(); err != nil {
+		t.Fatal(err)
+	}
+	if cached, _ := os.ReadFile(cachedFile(t, cacheDir, "checkpoint")); !bytes.Equal(cached, old) {
+		t.Fatalf("first checkpoint not kept")
+	}
+
+	// The log grows: the new checkpoint is proven consistent and kept.
+	tl.append(t, secondBatch)
+	cp, err := latest()
+	if err != nil || cp.N != tl.size(t) {
+		t.Fatalf("grown log: %v, %v", cp, err)
+	}
+	newer := tl.read(t, tiles.CheckpointKey)
+	if cached, _ := os.ReadFile(cachedFile(t, cacheDir, "checkpoint")); !bytes.Equal(cached, newer) {
+		t.Fatalf("newer checkpoint not kept")
+	}
+
+	// The log serves the old checkpoint again: a rollback.
+	srv.setRewrite(replace(tiles.CheckpointKey, old))
+	_, err = latest()
+	var fork *client.ForkError
+	if !errors.As(err, &fork) || !client.IsSecurityError(err) || !strings.Contains(err.Error(), "is smaller than (a rollback of)") {
+		t.Fatalf("rollback: %v", err)
+	}
+	if !bytes.Equal(fork.Old, newer) || !bytes.Equal(fork.New, old) || fork.OldPath != cachedFile(t, cacheDir, "checkpoint") {
+		t.Errorf("rollback evidence: old %q new %q at %s", fork.Old, fork.New, fork.OldPath)
+	}
+
+	// Another log under the same key, grown from another history: a fork,
+	// with the consistency proof its tiles give as evidence.
+	other := newKeyedTestLog(t, tl.skey, tl.vkey, firstBatch[:2], secondBatch, nil)
+	forked := serveLog(t, other)
+	l, _ := openLog(t, forked.URL, tl.vkey, openCache(t, cacheDir))
+	_, err = l.VerifiedCheckpoint(ctx)
+	if !errors.As(err, &fork) || !strings.Contains(err.Error(), "is not consistent with the checkpoint of size") {
+		t.Fatalf("fork: %v", err)
+	}
+	if len(fork.Proof) == 0 || fork.NewTree.N <= fork.OldTree.N {
+		t.Errorf("fork evidence: proof %v, sizes %d → %d", fork.Proof, fork.OldTree.N, fork.NewTree.N)
+	}
+	// A tree of the same size with another root: a fork too.
+	evil := slices.Clone(firstBatch)
+	evil[0].SHA256 = digestOf("evil")
+	twin := newKeyedTestLog(t, tl.skey, tl.vkey, evil)
+	twin.append(t, secondBatch)
+	sameSize := serveLog(t, twin)
+	l, _ = openLog(t, sameSize.URL, tl.vkey, openCache(t, cacheDir))
+	_, err = l.VerifiedCheckpoint(ctx)
+	if !errors.As(err, &fork) || fork.NewTree.N != fork.OldTree.N || !strings.Contains(err.Error(), "same size, different root hashes") {
+		t.Fatalf("fork of the same size: %v", err)
+	}
+
+	// The cached checkpoint stays: every later run alarms too.
+	if cached, _ := os.ReadFile(cachedFile(t, cacheDir, "checkpoint")); !bytes.Equal(cached, newer) {
+		t.Errorf("the cached checkpoint changed after a fork")
+	}
+}
+
+func TestDamagedCachedCheckpointIsReplaced(t *testing.T) {
+	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
+	cacheDir := t.TempDir()
+	l, _ := openLog(t, tl.store.Root(), tl.vkey, openCache(t, cacheDir))
+	if _, err := l.VerifiedCheckpoint(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	path := cachedFile(t, cacheDir, "checkpoint")
+	if err := os.WriteFile(path, []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, _ = openLog(t, tl.store.Root(), tl.vkey, openCache(t, cacheDir))
+	if _, err := l.VerifiedCheckpoint(context.Background()); err != nil {
+		t.Fatalf("with a damaged cached checkpoint: %v", err)
+	}
+	if cached, _ := os.ReadFile(path); !bytes.Equal(cached, tl.read(t, tiles.CheckpointKey)) {
+		t.Errorf("damaged cached checkpoint not replaced")
+	}
+}

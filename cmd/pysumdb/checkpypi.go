@@ -1,0 +1,225 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/sequencer/pypi"
+	"github.com/pysumdb/pysumdb/tiles"
+)
+
+func newCheckPyPICommand(g *globals) *cobra.Command {
+	var lf logFlags
+	var pypiURL string
+	var strict, asJSON bool
+	c := &cobra.Command{
+		Use:   "check-pypi PROJECT[==VERSION] (--log URL --vkey VKEY | --config FILE) [--pypi URL]",
+		Short: "Compare the files PyPI serves for a project with the logs",
+		Long: `check-pypi asks PyPI for the current files of PROJECT (of VERSION only, if
+given) with their sha256 and size, and the logs for theirs, and reports every
+difference: the check to run after a release.
+
+  ok           the logs prove the hash PyPI serves (at least the quorum)
+  ALARM        PyPI serves a logged file with another sha256, or with another
+               size than the log's index states
+  NOT IN LOG   a file PyPI serves that the logs don't have (yet): a
+               warning, a failure with --strict
+  NOT ON PYPI  a logged file that PyPI no longer serves (deleted, which PyPI
+               allows)
+
+` + logFlagsHelp + `
+
+Exit status: 0 no alarm (files not yet logged and files deleted from PyPI
+are reported, not failures), 1 PyPI or the logs couldn't be read (or, with
+--strict, a file is not in the log), 2 usage error, 3 ALARM or SECURITY
+ERROR.`,
+		Args: argsBetween(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			name, version, _ := strings.Cut(args[0], "==")
+			project, err := tiles.NormalizeProject(name)
+			if err != nil {
+				return usageError{err}
+			}
+			logger := g.logger()
+			logs, err := lf.open(c, logger)
+			if err != nil {
+				return err
+			}
+			pc, err := pypi.NewClient(pypi.Config{BaseURL: pypiURL, Logger: logger})
+			if err != nil {
+				return usageError{err}
+			}
+			start := time.Now()
+			page, err := pc.Project(c.Context(), project)
+			if errors.Is(err, pypi.ErrNotFound) {
+				return fmt.Errorf("project %s is not on %s", project, pypiURL)
+			}
+			if err != nil {
+				return fmt.Errorf("couldn't read %s from PyPI: %w", project, err)
+			}
+			published := make([]client.PublishedFile, len(page.Files))
+			for i, f := range page.Files {
+				published[i] = client.PublishedFile{Filename: f.Filename, SHA256: f.SHA256, Size: f.Size}
+			}
+			cmp, err := logs.verifier.ComparePublished(c.Context(), project, version, published)
+			if err != nil {
+				return err
+			}
+			what := project
+			if version != "" {
+				what += " " + version
+			}
+			if len(cmp.Results) == 0 && len(cmp.Unpublished) == 0 && len(cmp.SecurityErrors()) == 0 {
+				return fmt.Errorf("no file of %s on %s nor in the logs", what, pypiURL)
+			}
+			if asJSON {
+				err = writeCheckPyPIJSON(g.stdout, what, pypiURL, cmp, logs, time.Since(start))
+			} else {
+				writeCheckPyPIText(g.stdout, what, pypiURL, cmp, logs)
+			}
+			if err != nil {
+				return err
+			}
+			return checkPyPIOutcome(g.stderr, cmp, strict)
+		},
+	}
+	lf.register(c)
+	c.Flags().StringVar(&pypiURL, "pypi", pypi.DefaultBaseURL, "the package index's base URL (its Simple API is at /simple/)")
+	c.Flags().BoolVar(&strict, "strict", false, "fail on files PyPI serves that are not in the logs")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return c
+}
+
+func writeCheckPyPIText(w io.Writer, what, pypiURL string, cmp *client.Comparison, logs *openedLogs) {
+	for _, res := range cmp.Results {
+		a := res.Artifact
+		label := statusLabels[res.Status]
+		if res.Status == client.StatusMismatch {
+			label = "ALARM"
+		}
+		if res.Disagreement {
+			label = disagreementLabel(res.Status, label)
+		}
+		fmt.Fprintf(w, "%s %s: PyPI serves sha256:%s\n", label, a.Filename, a.SHA256)
+		writeLogLines(w, cmp.Report, res)
+	}
+	for _, d := range cmp.SizeDiffers {
+		fmt.Fprintf(w, "ALARM %s: PyPI says size %d; %s: the index says size %d (leaf %d)\n", d.Filename, d.Published, d.Origin, d.Logged, d.Leaf)
+	}
+	for _, err := range cmp.IndexErrors {
+		fmt.Fprintf(w, "ERROR %v\n", err)
+	}
+	for _, u := range cmp.Unpublished {
+		if u.Err != nil {
+			fmt.Fprintf(w, "ERROR %s: listed by %s at leaf %d: %v\n", u.Line.Filename, u.Origin, u.Line.Leaf, u.Err)
+			continue
+		}
+		fmt.Fprintf(w, "NOT ON PYPI %s: %s holds it with %s at leaf %d (deleted from PyPI)\n", u.Line.Filename, u.Origin, tiles.FormatSHA256(u.Line.SHA256), u.Line.Leaf)
+	}
+	for i, ls := range cmp.Logs {
+		st := logs.stats(i)
+		state := fmt.Sprintf("checkpoint size %d", ls.Checkpoint.N)
+		if ls.Err != nil {
+			state = "UNUSABLE: " + ls.Err.Error()
+		}
+		fmt.Fprintf(w, "log %s (%s): %s; %d requests, %d bytes\n", ls.Origin, logs.locations[i], state, st.Requests, st.Bytes)
+	}
+	fmt.Fprintf(w, "%s on %s: %d files, %d ok, %d alarms, %d not in log, %d errors; %d size differences; %d logged files not on PyPI (quorum %d of %d logs)\n",
+		what, pypiURL, len(cmp.Results), cmp.Count(client.StatusVerified), cmp.Count(client.StatusMismatch),
+		cmp.Count(client.StatusNotInLog), cmp.Count(client.StatusError), len(cmp.SizeDiffers), len(cmp.Unpublished), cmp.Quorum, len(cmp.Logs))
+}
+
+type (
+	jsonCheckPyPIReport struct {
+		Project     string            `json:"project"`
+		PyPI        string            `json:"pypi"`
+		Quorum      int               `json:"quorum"`
+		Logs        []jsonLog         `json:"logs"`
+		Files       []jsonArtifact    `json:"files"`
+		SizeDiffers []jsonSizeDiffers `json:"size_differs"`
+		Unpublished []jsonUnpublished `json:"not_on_pypi"`
+		IndexErrors []string          `json:"index_errors"`
+		Counts      map[string]int    `json:"counts"`
+		Security    []string          `json:"security_errors"`
+		Seconds     float64           `json:"seconds"`
+	}
+	jsonSizeDiffers struct {
+		Origin    string `json:"origin"`
+		Filename  string `json:"filename"`
+		Leaf      int64  `json:"leaf"`
+		Logged    int64  `json:"logged_size"`
+		Published int64  `json:"pypi_size"`
+	}
+	jsonUnpublished struct {
+		Origin   string `json:"origin"`
+		Filename string `json:"filename"`
+		Leaf     int64  `json:"leaf"`
+		SHA256   string `json:"sha256"`
+		Error    string `json:"error,omitempty"`
+	}
+)
+
+func writeCheckPyPIJSON(w io.Writer, what, pypiURL string, cmp *client.Comparison, logs *openedLogs, elapsed time.Duration) error {
+	out := jsonCheckPyPIReport{
+		Project: what, PyPI: pypiURL, Quorum: cmp.Quorum,
+		Logs: jsonLogs(cmp.Report, logs), Files: jsonArtifacts(cmp.Report),
+		SizeDiffers: []jsonSizeDiffers{}, Unpublished: []jsonUnpublished{}, IndexErrors: []string{},
+		Counts: jsonCounts(cmp.Report), Security: jsonSecurityErrors(cmp.Report), Seconds: elapsed.Seconds(),
+	}
+	for _, d := range cmp.SizeDiffers {
+		out.SizeDiffers = append(out.SizeDiffers, jsonSizeDiffers(d))
+	}
+	for _, u := range cmp.Unpublished {
+		ju := jsonUnpublished{Origin: u.Origin, Filename: u.Line.Filename, Leaf: u.Line.Leaf, SHA256: hex.EncodeToString(u.Line.SHA256[:])}
+		if u.Err != nil {
+			ju.Error = u.Err.Error()
+		}
+		out.Unpublished = append(out.Unpublished, ju)
+	}
+	for _, err := range cmp.IndexErrors {
+		out.IndexErrors = append(out.IndexErrors, err.Error())
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// checkPyPIOutcome reports security errors with their evidence and
+// returns the error that gives check-pypi's exit status.
+func checkPyPIOutcome(stderr io.Writer, cmp *client.Comparison, strict bool) error {
+	secErrs := cmp.SecurityErrors()
+	unprovable := 0
+	for _, u := range cmp.Unpublished {
+		switch {
+		case client.IsSecurityError(u.Err):
+			secErrs = append(secErrs, u.Err)
+		case u.Err != nil:
+			unprovable++
+		}
+	}
+	for _, err := range cmp.IndexErrors {
+		if !client.IsSecurityError(err) {
+			unprovable++
+		}
+	}
+	if len(secErrs) > 0 {
+		writeSecurityErrors(stderr, secErrs)
+		return fmt.Errorf("%w: %d misbehaviours of logs detected (see above)", tiles.ErrVerification, len(secErrs))
+	}
+	if alarms := cmp.Count(client.StatusMismatch) + len(cmp.SizeDiffers); alarms > 0 {
+		fmt.Fprintf(stderr, "pysumdb: ALARM: PyPI serves %d logged files with other bytes or another size than logged\n", alarms)
+		return errAlarm
+	}
+	if err := verifyOutcome(stderr, cmp.Report, strict); err != nil || unprovable == 0 {
+		return err
+	}
+	return fmt.Errorf("couldn't list or prove the logged files that PyPI doesn't serve (%d failures)", unprovable)
+}

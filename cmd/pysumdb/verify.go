@@ -1,0 +1,506 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/lockfile"
+	"github.com/pysumdb/pysumdb/tiles"
+)
+
+// logFlags name the logs a client command verifies against, and its cache.
+type logFlags struct {
+	location, vkey, config, cacheDir string
+}
+
+func (f *logFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&f.location, "log", "", "the log: an http(s) URL or a directory (with --vkey)")
+	c.Flags().StringVar(&f.vkey, "vkey", "", "the log's verifier key, or a file holding it")
+	c.Flags().StringVar(&f.config, "config", "", "a TOML file listing several logs and the quorum (instead of --log and --vkey)")
+	c.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where verified checkpoints and tiles are kept (default $"+client.CacheDirEnv+", or pysumdb in the user cache directory)")
+}
+
+const logFlagsHelp = `The logs: --log and --vkey for one log, or --config FILE for several, a TOML
+file such as
+
+  quorum = 2           # how many logs must prove each hash
+
+  [[log]]
+  url = "https://pysumdb.example.org/log/"    # or a directory
+  vkey = "pysumdb.example.org/log+1a2b3c4d+AbC..."
+
+  [[log]]
+  url = "https://mirror.example.net/pysumdb/"
+  vkey = "mirror.example.net/pysumdb+5e6f7a8b+DeF..."
+
+A log that can't be reached leaves the decision to the others. The last
+checkpoint verified of each log is kept in the cache directory: every later
+checkpoint must be proven consistent with it, and one that is smaller or
+inconsistent (a rollback or a fork of the log) is a SECURITY ERROR, exit 3,
+printed with both checkpoints and the proof. Tiles, once verified, are kept
+there too, so a second run fetches only the checkpoint and the project
+indexes.`
+
+// openedLogs are the logs of a command, with what fetching them cost.
+type openedLogs struct {
+	verifier  *client.Verifier
+	locations []string
+	fetchers  []*client.CountingFetcher
+	logs      []*client.Log
+}
+
+// open reads the flags (or the configuration file) and opens the logs with
+// the cache.
+func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, error) {
+	var cfg client.Config
+	switch {
+	case f.config != "" && (c.Flags().Changed("log") || c.Flags().Changed("vkey")):
+		return nil, usagef("%s takes --config or --log and --vkey, not both", c.Name())
+	case f.config != "":
+		data, err := os.ReadFile(f.config)
+		if err != nil {
+			return nil, usagef("couldn't read the configuration: %v", err)
+		}
+		if cfg, err = client.ParseConfig(data); err != nil {
+			return nil, usagef("%s: %v", f.config, err)
+		}
+		for i, l := range cfg.Logs {
+			if u, err := url.Parse(l.URL); (err != nil || u.Scheme == "") && !filepath.IsAbs(l.URL) {
+				cfg.Logs[i].URL = filepath.Join(filepath.Dir(f.config), l.URL)
+			}
+		}
+	default:
+		if err := requireFlags(c, "log", "vkey"); err != nil {
+			return nil, usagef("%s needs --log and --vkey, or --config (see '%s --help')", c.Name(), c.CommandPath())
+		}
+		vkey, err := readVerifierKey(f.vkey)
+		if err != nil {
+			return nil, err
+		}
+		cfg = client.Config{Quorum: 1, Logs: []client.LogConfig{{URL: f.location, VKey: vkey}}}
+	}
+	cacheDir := f.cacheDir
+	if cacheDir == "" {
+		var err error
+		if cacheDir, err = client.DefaultCacheDir(); err != nil {
+			return nil, err
+		}
+	}
+	cache, err := client.OpenCache(cacheDir, logger)
+	if err != nil {
+		return nil, err
+	}
+	o := &openedLogs{verifier: &client.Verifier{Quorum: cfg.Quorum, Logger: logger}}
+	for _, lc := range cfg.Logs {
+		fetch, err := client.NewFetcher(lc.URL)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		counting := &client.CountingFetcher{Fetcher: fetch}
+		l, err := client.NewLog(counting, lc.VKey)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		l.UseCache(cache)
+		o.verifier.Logs = append(o.verifier.Logs, l)
+		o.locations = append(o.locations, lc.URL)
+		o.fetchers = append(o.fetchers, counting)
+		o.logs = append(o.logs, l)
+	}
+	return o, nil
+}
+
+// stats returns a log's fetch counts.
+func (o *openedLogs) stats(i int) logStats {
+	requests, bytes := o.fetchers[i].Counts()
+	return logStats{Requests: requests, Bytes: bytes, TilesFromCache: o.logs[i].TilesFromCache()}
+}
+
+// logStats is what reading one log cost.
+type logStats struct {
+	Requests       int64 `json:"requests"`
+	Bytes          int64 `json:"bytes"`
+	TilesFromCache int64 `json:"tiles_from_cache"`
+}
+
+func newVerifyCommand(g *globals) *cobra.Command {
+	var lf logFlags
+	var format string
+	var strict, asJSON bool
+	c := &cobra.Command{
+		Use:   "verify LOCKFILE (--log URL --vkey VKEY | --config FILE) [--strict] [--json]",
+		Short: "Verify the hashes of a lockfile against one or more logs",
+		Long: `verify checks every sha256 that LOCKFILE pins against the logs, from their
+static files only: each artifact is found through the log's signed project
+index, its entry proven by an inclusion proof against the verified
+checkpoint, and classified:
+
+  verified    the log proves the lockfile's hash (with several logs: at
+              least the quorum of them do)
+  MISMATCH    the log proves another hash: the same filename logged with
+              another sha256; or, for lockfiles without filenames
+              (Pipfile.lock, requirements), the hash logged under another
+              version or another project of the lockfile, or a hash that is
+              none of the logged files of the pinned release
+  not in log  the log doesn't have the file (yet): a warning, a failure
+              with --strict
+  skipped     not a PyPI file (editable, path, git or URL sources, other
+              indexes), or no sha256: the reason is printed
+
+Each failure names the artifact, the lockfile's hash, the log's (or where it
+was logged) and the leaf index; with -v, verified artifacts are listed too,
+with their leaf; --json prints the whole report as JSON. The format comes from the file name
+(uv.lock, pylock.toml, pylock.<name>.toml, poetry.lock, Pipfile.lock, any
+other .txt is a requirements file) unless --format names it.
+
+` + logFlagsHelp + `
+
+Exit status: 0 everything verified or skipped (not-in-log artifacts are
+warnings), 1 a verification failed (a mismatch, too few logs answered, or
+with --strict an artifact not in the log, logs that disagree, or nothing
+verified), 2 usage error or unreadable lockfile, 3 SECURITY ERROR: a log
+misbehaves (bad signature, rollback, fork, an index or tile that contradicts
+the checkpoint).`,
+		Args: argsBetween(1, 1),
+		RunE: func(c *cobra.Command, args []string) error {
+			if format != "" && !knownFormat(format) {
+				return usagef("--format %q: want one of pylock, uv, poetry, pipfile, requirements", format)
+			}
+			artifacts, err := lockfile.ParseFile(args[0], lockfile.Format(format))
+			if err != nil {
+				return usageError{err}
+			}
+			logger := g.logger()
+			logs, err := lf.open(c, logger)
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			rep, err := logs.verifier.Verify(c.Context(), artifacts)
+			if err != nil {
+				return err
+			}
+			elapsed := time.Since(start)
+			if asJSON {
+				err = writeVerifyJSON(g.stdout, args[0], rep, logs, elapsed)
+			} else {
+				writeVerifyText(g.stdout, g.verbose, args[0], rep, logs, elapsed)
+			}
+			if err != nil {
+				return err
+			}
+			return verifyOutcome(g.stderr, rep, strict)
+		},
+	}
+	lf.register(c)
+	c.Flags().StringVar(&format, "format", "", "the lockfile format: pylock, uv, poetry, pipfile or requirements (default: from the file name)")
+	c.Flags().BoolVar(&strict, "strict", false, "fail on artifacts not in the log, on logs that disagree, and when nothing is verified")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return c
+}
+
+func knownFormat(f string) bool {
+	switch lockfile.Format(f) {
+	case lockfile.Pylock, lockfile.UV, lockfile.Poetry, lockfile.Pipfile, lockfile.Requirements:
+		return true
+	}
+	return false
+}
+
+// statusLabels are how the text report names each status.
+var statusLabels = map[client.Status]string{
+	client.StatusVerified: "ok",
+	client.StatusMismatch: "MISMATCH",
+	client.StatusNotInLog: "NOT IN LOG",
+	client.StatusSkipped:  "SKIPPED",
+	client.StatusError:    "ERROR",
+}
+
+// disagreementLabel is the label of a result on which logs disagree.
+func disagreementLabel(status client.Status, label string) string {
+	if status == client.StatusVerified {
+		return "DISAGREEMENT (verified)"
+	}
+	return label + " (logs disagree)"
+}
+
+// artifactName names an artifact: its filename, or project and version.
+func artifactName(a lockfile.Artifact) string {
+	switch {
+	case a.Filename != "":
+		return fmt.Sprintf("%s (%s %s)", a.Filename, a.Project, a.Version)
+	case a.Project == "":
+		return "requirement"
+	case a.Version == "":
+		return a.Project
+	}
+	return a.Project + " " + a.Version
+}
+
+func location(a lockfile.Artifact) string {
+	if a.Line > 0 {
+		return fmt.Sprintf("%s:%d", a.File, a.Line)
+	}
+	return a.File
+}
+
+// writeLogLines writes what each log says of a result.
+func writeLogLines(w io.Writer, rep *client.Report, res client.Result) {
+	for i, lr := range res.Logs {
+		text := lr.Detail
+		if lr.Err != nil && rep.Logs[i].Err == nil {
+			text += ": " + lr.Err.Error()
+		} else if lr.Err != nil {
+			text = "unusable: " + lr.Err.Error()
+		}
+		fmt.Fprintf(w, "    %s: %s\n", rep.Logs[i].Origin, text)
+	}
+}
+
+// onlyUnusableLogs reports whether the logs that couldn't answer for an
+// artifact are logs that couldn't be used at all (said once, not per
+// artifact).
+func onlyUnusableLogs(rep *client.Report, res client.Result) bool {
+	for i, lr := range res.Logs {
+		if lr.Status == client.StatusError && rep.Logs[i].Err == nil {
+			return false
+		}
+	}
+	return true
+}
+
+func writeVerifyText(w io.Writer, verbose bool, lockfileName string, rep *client.Report, logs *openedLogs, elapsed time.Duration) {
+	warnings := map[string]int{}
+	var warningOrder []string
+	unusable := 0
+	for _, res := range rep.Results {
+		a := res.Artifact
+		if a.Warning != "" {
+			if warnings[a.Warning] == 0 {
+				warningOrder = append(warningOrder, a.Warning)
+			}
+			warnings[a.Warning]++
+		}
+		label := statusLabels[res.Status]
+		switch {
+		case res.Status == client.StatusError && onlyUnusableLogs(rep, res):
+			unusable++
+			continue
+		case res.Status == client.StatusSkipped:
+			fmt.Fprintf(w, "%s %s at %s: %s\n", label, artifactName(a), location(a), a.Skip)
+			continue
+		case res.Disagreement:
+			label = disagreementLabel(res.Status, label)
+		case res.Status == client.StatusVerified && !verbose:
+			continue
+		}
+		fmt.Fprintf(w, "%s %s at %s: lockfile sha256:%s\n", label, artifactName(a), location(a), a.SHA256)
+		writeLogLines(w, rep, res)
+	}
+	if unusable > 0 {
+		fmt.Fprintf(w, "ERROR %d artifacts: too few usable logs to reach the quorum\n", unusable)
+	}
+	for _, warning := range warningOrder {
+		fmt.Fprintf(w, "note: %d artifacts: %s\n", warnings[warning], warning)
+	}
+	for i, ls := range rep.Logs {
+		st := logs.stats(i)
+		state := fmt.Sprintf("checkpoint size %d", ls.Checkpoint.N)
+		if ls.Err != nil {
+			state = "UNUSABLE: " + ls.Err.Error()
+		}
+		fmt.Fprintf(w, "log %s (%s): %s; %d requests, %d bytes, %d tiles from cache\n",
+			ls.Origin, logs.locations[i], state, st.Requests, st.Bytes, st.TilesFromCache)
+	}
+	fmt.Fprintf(w, "%s: %d verified, %d mismatch, %d not in log, %d skipped, %d errors (%d artifacts; quorum %d of %d logs; %s)\n",
+		lockfileName, rep.Count(client.StatusVerified), rep.Count(client.StatusMismatch), rep.Count(client.StatusNotInLog),
+		rep.Count(client.StatusSkipped), rep.Count(client.StatusError), len(rep.Results), rep.Quorum, len(rep.Logs),
+		elapsed.Round(time.Millisecond))
+}
+
+// The JSON report.
+type (
+	jsonVerifyReport struct {
+		Lockfile  string         `json:"lockfile"`
+		Quorum    int            `json:"quorum"`
+		Logs      []jsonLog      `json:"logs"`
+		Artifacts []jsonArtifact `json:"artifacts"`
+		Counts    map[string]int `json:"counts"`
+		Security  []string       `json:"security_errors"`
+		Seconds   float64        `json:"seconds"`
+	}
+	jsonLog struct {
+		Origin   string   `json:"origin"`
+		URL      string   `json:"url"`
+		Size     int64    `json:"size"`
+		RootHash string   `json:"root_hash,omitempty"`
+		Error    string   `json:"error,omitempty"`
+		Stats    logStats `json:"stats"`
+	}
+	jsonArtifact struct {
+		Project      string          `json:"project"`
+		Version      string          `json:"version"`
+		Filename     string          `json:"filename,omitempty"`
+		SHA256       string          `json:"sha256"`
+		File         string          `json:"file"`
+		Line         int             `json:"line"`
+		Status       client.Status   `json:"status"`
+		Skip         string          `json:"skip,omitempty"`
+		Warning      string          `json:"warning,omitempty"`
+		Disagreement bool            `json:"disagreement"`
+		Logs         []jsonLogResult `json:"logs,omitempty"`
+	}
+	jsonLogResult struct {
+		Origin   string        `json:"origin"`
+		Status   client.Status `json:"status"`
+		Leaf     *int64        `json:"leaf,omitempty"`
+		Project  string        `json:"logged_project,omitempty"`
+		Filename string        `json:"logged_filename,omitempty"`
+		SHA256   string        `json:"logged_sha256,omitempty"`
+		Size     *int64        `json:"logged_size,omitempty"`
+		Detail   string        `json:"detail"`
+		Error    string        `json:"error,omitempty"`
+	}
+)
+
+func jsonLogs(rep *client.Report, logs *openedLogs) []jsonLog {
+	out := make([]jsonLog, len(rep.Logs))
+	for i, ls := range rep.Logs {
+		out[i] = jsonLog{Origin: ls.Origin, URL: logs.locations[i], Size: ls.Checkpoint.N, Stats: logs.stats(i)}
+		if ls.Err != nil {
+			out[i].Error = ls.Err.Error()
+		} else {
+			out[i].RootHash = base64.StdEncoding.EncodeToString(ls.Checkpoint.Hash[:])
+		}
+	}
+	return out
+}
+
+func jsonArtifacts(rep *client.Report) []jsonArtifact {
+	out := make([]jsonArtifact, len(rep.Results))
+	for j, res := range rep.Results {
+		a := res.Artifact
+		ja := jsonArtifact{
+			Project: a.Project, Version: a.Version, Filename: a.Filename, SHA256: a.SHA256, File: a.File, Line: a.Line,
+			Status: res.Status, Skip: a.Skip, Warning: a.Warning, Disagreement: res.Disagreement,
+		}
+		for i, lr := range res.Logs {
+			jr := jsonLogResult{Origin: rep.Logs[i].Origin, Status: lr.Status, Detail: lr.Detail}
+			if lr.Leaf >= 0 {
+				jr.Leaf, jr.Size = &lr.Leaf, &lr.Size
+				jr.Project, jr.Filename, jr.SHA256 = lr.Project, lr.Filename, hex.EncodeToString(lr.SHA256[:])
+			}
+			if lr.Err != nil {
+				jr.Error = lr.Err.Error()
+			}
+			ja.Logs = append(ja.Logs, jr)
+		}
+		out[j] = ja
+	}
+	return out
+}
+
+func jsonCounts(rep *client.Report) map[string]int {
+	counts := map[string]int{"disagreement": rep.Disagreements()}
+	for _, s := range []client.Status{client.StatusVerified, client.StatusMismatch, client.StatusNotInLog, client.StatusSkipped, client.StatusError} {
+		counts[string(s)] = rep.Count(s)
+	}
+	return counts
+}
+
+func jsonSecurityErrors(rep *client.Report) []string {
+	out := []string{}
+	for _, err := range rep.SecurityErrors() {
+		out = append(out, err.Error())
+	}
+	return out
+}
+
+func writeVerifyJSON(w io.Writer, lockfileName string, rep *client.Report, logs *openedLogs, elapsed time.Duration) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(jsonVerifyReport{
+		Lockfile: lockfileName, Quorum: rep.Quorum,
+		Logs: jsonLogs(rep, logs), Artifacts: jsonArtifacts(rep), Counts: jsonCounts(rep),
+		Security: jsonSecurityErrors(rep), Seconds: elapsed.Seconds(),
+	})
+}
+
+// verifyOutcome reports the security errors of a verification with their
+// evidence, warns of unusable logs, and returns the error that gives the
+// exit status.
+func verifyOutcome(stderr io.Writer, rep *client.Report, strict bool) error {
+	if secErrs := rep.SecurityErrors(); len(secErrs) > 0 {
+		writeSecurityErrors(stderr, secErrs)
+		return fmt.Errorf("%w: %d misbehaviours of logs detected (see above)", tiles.ErrVerification, len(secErrs))
+	}
+	for _, ls := range rep.Logs {
+		if ls.Err != nil {
+			fmt.Fprintf(stderr, "pysumdb: WARNING: log %s unusable: %v\n", ls.Origin, ls.Err)
+		}
+	}
+	var failures []string
+	if n := rep.Count(client.StatusMismatch); n > 0 {
+		failures = append(failures, fmt.Sprintf("%d mismatches", n))
+	}
+	if n := rep.Count(client.StatusError); n > 0 {
+		failures = append(failures, fmt.Sprintf("%d artifacts not verifiable: too few logs answered", n))
+	}
+	if strict {
+		if n := rep.Count(client.StatusNotInLog); n > 0 {
+			failures = append(failures, fmt.Sprintf("%d not in the log (--strict)", n))
+		}
+		if n := rep.Disagreements(); n > 0 {
+			failures = append(failures, fmt.Sprintf("%d on which logs disagree (--strict)", n))
+		}
+		if rep.Count(client.StatusVerified) == 0 {
+			failures = append(failures, "nothing verified (--strict)")
+		}
+	}
+	if len(failures) > 0 {
+		return fmt.Errorf("verification failed: %s", strings.Join(failures, ", "))
+	}
+	return nil
+}
+
+// writeSecurityErrors prints each misbehaviour of a log with its evidence,
+// as Go's "server misbehavior detected" does.
+func writeSecurityErrors(w io.Writer, errs []error) {
+	for _, err := range errs {
+		fmt.Fprintln(w, "SECURITY ERROR")
+		var fork *client.ForkError
+		if !errors.As(err, &fork) {
+			fmt.Fprintf(w, "%v\n\n", err)
+			continue
+		}
+		fmt.Fprintf(w, "log misbehaviour detected: %v\n\n", fork)
+		fmt.Fprintf(w, "checkpoint verified before (size %d, kept in %s):\n%s", fork.OldTree.N, fork.OldPath, indent(fork.Old))
+		fmt.Fprintf(w, "checkpoint served now (size %d):\n%s", fork.NewTree.N, indent(fork.New))
+		if len(fork.Proof) > 0 {
+			fmt.Fprintf(w, "proof of misbehaviour (consistency proof from size %d to size %d, from the log's tiles):\n", fork.OldTree.N, fork.NewTree.N)
+			for _, h := range fork.Proof {
+				fmt.Fprintf(w, "\t%s\n", h)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// indent prefixes every line of text with a tab.
+func indent(text []byte) string {
+	lines := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+	return "\t" + strings.Join(lines, "\n\t") + "\n"
+}
