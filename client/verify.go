@@ -113,6 +113,9 @@ type Result struct {
 	// Disagreement is set when logs prove different hashes for the
 	// artifact (whatever the quorum decided).
 	Disagreement bool
+	// PublisherProblem, set by CheckPublishers, says why the publisher
+	// the logs record is not acceptable for the artifact.
+	PublisherProblem string
 }
 
 // LogResult is what one log says about one artifact.
@@ -133,6 +136,9 @@ type LogResult struct {
 	// Detail explains the status in words, naming hashes, files and
 	// leaves.
 	Detail string
+	// Publisher is the verified PEP 740 publisher the proven entry
+	// records (status verified only; nil when it records none).
+	Publisher *tiles.Publisher
 	// Err is why the log couldn't answer (status error).
 	Err error
 }
@@ -433,7 +439,11 @@ func (r *logRun) finish(p plan) LogResult {
 			return LogResult{Status: StatusError, Leaf: loc.line.Leaf, Detail: fmt.Sprintf("couldn't prove leaf %d", loc.line.Leaf), Err: err}
 		}
 	}
-	return p.result
+	res := p.result
+	if res.Status == StatusVerified {
+		res.Publisher = r.proofs[res.Leaf].entry.Publisher
+	}
+	return res
 }
 
 // plan decides what the log says of artifact a with digest d, from the

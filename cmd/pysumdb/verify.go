@@ -139,7 +139,7 @@ type logStats struct {
 func newVerifyCommand(g *globals) *cobra.Command {
 	var lf logFlags
 	var format string
-	var strict, asJSON bool
+	var strict, asJSON, requirePublisher bool
 	c := &cobra.Command{
 		Use:   "verify LOCKFILE (--log URL --vkey VKEY | --config FILE) [--strict] [--json]",
 		Short: "Verify the hashes of a lockfile against one or more logs",
@@ -160,6 +160,13 @@ checkpoint, and classified:
   skipped     not a PyPI file (editable, path, git or URL sources, other
               indexes), or no sha256: the reason is printed
 
+Publishers: each verified artifact's entry may record the PEP 740 publisher
+(a GitHub or GitLab workflow, a Google account) that the log verified when
+it logged the file; -v shows it. A pylock.toml package's
+attestation-identities must name that publisher (PUBLISHER MISMATCH
+otherwise, a failure), and --require-publisher fails verified artifacts
+whose entry records none.
+
 Each failure names the artifact, the lockfile's hash, the log's (or where it
 was logged) and the leaf index; with -v, verified artifacts are listed too,
 with their leaf; --json prints the whole report as JSON. The format comes from the file name
@@ -169,9 +176,9 @@ other .txt is a requirements file) unless --format names it.
 ` + logFlagsHelp + `
 
 Exit status: 0 everything verified or skipped (not-in-log artifacts are
-warnings), 1 a verification failed (a mismatch, too few logs answered, or
-with --strict an artifact not in the log, logs that disagree, or nothing
-verified), 2 usage error or unreadable lockfile, 3 SECURITY ERROR: a log
+warnings), 1 a verification failed (a mismatch, a publisher mismatch, too
+few logs answered, or with --strict an artifact not in the log, logs that
+disagree, or nothing verified), 2 usage error or unreadable lockfile, 3 SECURITY ERROR: a log
 misbehaves (bad signature, rollback, fork, an index or tile that contradicts
 the checkpoint).`,
 		Args: argsBetween(1, 1),
@@ -194,6 +201,7 @@ the checkpoint).`,
 				return err
 			}
 			elapsed := time.Since(start)
+			rep.CheckPublishers(requirePublisher)
 			if asJSON {
 				err = writeVerifyJSON(g.stdout, args[0], rep, logs, elapsed)
 			} else {
@@ -209,6 +217,7 @@ the checkpoint).`,
 	c.Flags().StringVar(&format, "format", "", "the lockfile format: pylock, uv, poetry, pipfile or requirements (default: from the file name)")
 	c.Flags().BoolVar(&strict, "strict", false, "fail on artifacts not in the log, on logs that disagree, and when nothing is verified")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	c.Flags().BoolVar(&requirePublisher, "require-publisher", false, "fail on verified artifacts whose log entry records no verified PEP 740 publisher")
 	return c
 }
 
@@ -304,10 +313,16 @@ func writeVerifyText(w io.Writer, verbose bool, lockfileName string, rep *client
 			continue
 		case res.Disagreement:
 			label = disagreementLabel(res.Status, label)
+		case res.PublisherProblem != "":
+			fmt.Fprintf(w, "PUBLISHER MISMATCH %s at %s: %s\n", artifactName(a), location(a), res.PublisherProblem)
 		case res.Status == client.StatusVerified && !verbose:
 			continue
 		}
-		fmt.Fprintf(w, "%s %s at %s: lockfile sha256:%s\n", label, artifactName(a), location(a), a.SHA256)
+		fmt.Fprintf(w, "%s %s at %s: lockfile sha256:%s", label, artifactName(a), location(a), a.SHA256)
+		if p := res.Publisher(); p != nil {
+			fmt.Fprintf(w, " publisher %s %s", p.Kind, p.SAN)
+		}
+		fmt.Fprintln(w)
 		writeLogLines(w, rep, res)
 	}
 	if unusable > 0 {
@@ -351,17 +366,20 @@ type (
 		Stats    logStats `json:"stats"`
 	}
 	jsonArtifact struct {
-		Project      string          `json:"project"`
-		Version      string          `json:"version"`
-		Filename     string          `json:"filename,omitempty"`
-		SHA256       string          `json:"sha256"`
-		File         string          `json:"file"`
-		Line         int             `json:"line"`
-		Status       client.Status   `json:"status"`
-		Skip         string          `json:"skip,omitempty"`
-		Warning      string          `json:"warning,omitempty"`
-		Disagreement bool            `json:"disagreement"`
-		Logs         []jsonLogResult `json:"logs,omitempty"`
+		Project      string           `json:"project"`
+		Version      string           `json:"version"`
+		Filename     string           `json:"filename,omitempty"`
+		SHA256       string           `json:"sha256"`
+		File         string           `json:"file"`
+		Line         int              `json:"line"`
+		Status       client.Status    `json:"status"`
+		Skip         string           `json:"skip,omitempty"`
+		Warning      string           `json:"warning,omitempty"`
+		Disagreement bool             `json:"disagreement"`
+		Publisher    *tiles.Publisher `json:"publisher,omitempty"`
+		// PublisherProblem says why the publisher is not acceptable.
+		PublisherProblem string          `json:"publisher_problem,omitempty"`
+		Logs             []jsonLogResult `json:"logs,omitempty"`
 	}
 	jsonLogResult struct {
 		Origin   string        `json:"origin"`
@@ -396,6 +414,7 @@ func jsonArtifacts(rep *client.Report) []jsonArtifact {
 		ja := jsonArtifact{
 			Project: a.Project, Version: a.Version, Filename: a.Filename, SHA256: a.SHA256, File: a.File, Line: a.Line,
 			Status: res.Status, Skip: a.Skip, Warning: a.Warning, Disagreement: res.Disagreement,
+			Publisher: res.Publisher(), PublisherProblem: res.PublisherProblem,
 		}
 		for i, lr := range res.Logs {
 			jr := jsonLogResult{Origin: rep.Logs[i].Origin, Status: lr.Status, Detail: lr.Detail}
@@ -439,6 +458,16 @@ func writeVerifyJSON(w io.Writer, lockfileName string, rep *client.Report, logs 
 	})
 }
 
+func publisherProblems(rep *client.Report) int {
+	n := 0
+	for _, res := range rep.Results {
+		if res.PublisherProblem != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // verifyOutcome reports the security errors of a verification with their
 // evidence, warns of unusable logs, and returns the error that gives the
 // exit status.
@@ -458,6 +487,9 @@ func verifyOutcome(stderr io.Writer, rep *client.Report, strict bool) error {
 	}
 	if n := rep.Count(client.StatusError); n > 0 {
 		failures = append(failures, fmt.Sprintf("%d artifacts not verifiable: too few logs answered", n))
+	}
+	if n := publisherProblems(rep); n > 0 {
+		failures = append(failures, fmt.Sprintf("%d publisher mismatches", n))
 	}
 	if strict {
 		if n := rep.Count(client.StatusNotInLog); n > 0 {
