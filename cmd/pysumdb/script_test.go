@@ -4,11 +4,15 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
 	"github.com/rogpeppe/go-internal/testscript"
 	"testing"
@@ -36,6 +40,7 @@ func TestScripts(t *testing.T) {
 			"exits":      exits,
 			"pypi":       pypiCommand,
 			"waitfile":   waitFile,
+			"fakegcs":    fakeGCS,
 		},
 	})
 }
@@ -203,4 +208,19 @@ func waitFile(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not appear", args[0])
+}
+
+// fakeGCS starts fake-gcs-server on 127.0.0.1 with a bucket and points
+// $STORAGE_EMULATOR_HOST at it: fakegcs BUCKET.
+func fakeGCS(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: fakegcs BUCKET")
+	}
+	server, err := fakestorage.NewServerWithOptions(fakestorage.Options{NoListener: true, Writer: io.Discard})
+	ts.Check(err)
+	ts.Defer(server.Stop)
+	server.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: args[0]})
+	front := httptest.NewServer(server.HTTPHandler())
+	ts.Defer(front.Close)
+	ts.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(front.URL, "http://"))
 }

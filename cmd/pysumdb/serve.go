@@ -16,29 +16,30 @@ import (
 func newServeCommand(g *globals) *cobra.Command {
 	var storeDir, listen string
 	c := &cobra.Command{
-		Use:   "serve --store DIR [--listen 127.0.0.1:8080]",
+		Use:   "serve --store STORE [--listen 127.0.0.1:8080]",
 		Short: "Serve a log's static files over HTTP",
-		Long: `serve serves the log in DIR as static files, as a bucket or CDN would:
-tiles and entry bundles with "Cache-Control: public, max-age=31536000,
-immutable", the checkpoint and project indexes with "max-age=60". No
-directory listings, no hidden files, nothing outside DIR. It stops on
-SIGINT or SIGTERM.`,
+		Long: `serve serves the log in STORE (a directory, or gs://bucket/prefix) as
+static files, as a bucket or CDN would: tiles and entry bundles with
+"Cache-Control: public, max-age=31536000, immutable", the checkpoint and
+project indexes with "max-age=60". No directory listings, no hidden files,
+nothing outside the store. It stops on SIGINT or SIGTERM.`,
 		Args: argsBetween(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := requireFlags(c, "store"); err != nil {
 				return err
 			}
-			store, err := publish.OpenDir(storeDir)
+			logger := g.logger()
+			store, closeStore, err := openStore(c.Context(), storeDir, logger)
 			if err != nil {
 				return err
 			}
-			logger := g.logger()
+			defer closeStore()
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return fmt.Errorf("couldn't listen: %w", err)
 			}
 			srv := &http.Server{Handler: publish.Handler(store, logger), ReadHeaderTimeout: 10 * time.Second}
-			fmt.Fprintf(g.stdout, "serving %s at http://%s/\n", store.Root(), ln.Addr())
+			fmt.Fprintf(g.stdout, "serving %s at http://%s/\n", storeDir, ln.Addr())
 			go func() {
 				<-c.Context().Done()
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -51,7 +52,7 @@ SIGINT or SIGTERM.`,
 			return nil
 		},
 	}
-	c.Flags().StringVar(&storeDir, "store", "", "directory of the log")
+	c.Flags().StringVar(&storeDir, "store", "", storeHelp)
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
 	return c
 }
