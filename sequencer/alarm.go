@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/pysumdb/pysumdb/publish"
@@ -81,16 +83,8 @@ func ListAlarms(ctx context.Context, store publish.Store) ([]StoredAlarm, error)
 		}
 		alarms = append(alarms, a)
 	}
-	sortAlarms(alarms)
+	slices.SortStableFunc(alarms, func(a, b StoredAlarm) int { return strings.Compare(a.Detected, b.Detected) })
 	return alarms, nil
-}
-
-func sortAlarms(alarms []StoredAlarm) {
-	for i := 1; i < len(alarms); i++ {
-		for j := i; j > 0 && alarms[j].Detected < alarms[j-1].Detected; j-- {
-			alarms[j], alarms[j-1] = alarms[j-1], alarms[j]
-		}
-	}
 }
 
 // Acknowledge marks an alarm as listed by a human at now, so later runs
