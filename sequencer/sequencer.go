@@ -75,6 +75,15 @@ type Sequencer struct {
 	release  func(context.Context) error
 	st       *state
 	stVer    publish.Version
+
+	// indexes holds the project indexes read or written during one batch
+	// (from Logged to the end of Append), so that each is read and its
+	// signature checked once, not once each for the source's lookup, the
+	// dedupe and the update. Cleared after every batch, so memory stays
+	// bounded by a batch; the compare-and-swap of every index write still
+	// catches a stale entry.
+	indexMu sync.Mutex
+	indexes map[string]projectIndex
 }
 
 // Result describes one Append.
@@ -144,6 +153,7 @@ func (s *Sequencer) open(ctx context.Context) error {
 	if st.Staged != nil {
 		s.log.Warn("finishing a batch an earlier run left half-done",
 			"start", st.Staged.Start, "entries", len(st.Staged.Records))
+		defer s.forgetIndexes()
 		return s.finish(ctx)
 	}
 	tree, _, err := s.readCheckpoint(ctx)
@@ -205,6 +215,7 @@ func (s *Sequencer) readCheckpoint(ctx context.Context) (tlog.Tree, publish.Vers
 // stores cursor as the source's position. Records must be valid (see
 // Record.Check). It returns ErrBusy if another sequencer won the race.
 func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.RawMessage) (Result, error) {
+	defer s.forgetIndexes()
 	for i := range records {
 		if err := records[i].Check(); err != nil {
 			return Result{}, fmt.Errorf("record %d: %w", i, err)
@@ -340,18 +351,41 @@ func (s *Sequencer) readIndexes(ctx context.Context, projects map[string]bool) (
 }
 
 func (s *Sequencer) readIndex(ctx context.Context, project string) (tiles.Index, publish.Version, error) {
+	s.indexMu.Lock()
+	cached, ok := s.indexes[project]
+	s.indexMu.Unlock()
+	if ok {
+		return cached.index, cached.version, nil
+	}
 	data, v, err := s.cfg.Store.Read(ctx, tiles.IndexKey(project))
-	if errors.Is(err, publish.ErrNotExist) {
-		return tiles.Index{Origin: s.signer.Name(), Project: project}, publish.NoVersion, nil
-	}
-	if err != nil {
+	x := tiles.Index{Origin: s.signer.Name(), Project: project}
+	switch {
+	case errors.Is(err, publish.ErrNotExist):
+		v = publish.NoVersion
+	case err != nil:
 		return tiles.Index{}, v, fmt.Errorf("couldn't read index of %s: %w", project, err)
+	default:
+		if x, err = tiles.OpenIndex(data, s.verifier, project); err != nil {
+			return tiles.Index{}, v, fmt.Errorf("%w: stored index of %s: %v", tiles.ErrVerification, project, err)
+		}
 	}
-	x, err := tiles.OpenIndex(data, s.verifier, project)
-	if err != nil {
-		return tiles.Index{}, v, fmt.Errorf("%w: stored index of %s: %v", tiles.ErrVerification, project, err)
-	}
+	s.rememberIndex(project, x, v)
 	return x, v, nil
+}
+
+func (s *Sequencer) rememberIndex(project string, x tiles.Index, v publish.Version) {
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
+	if s.indexes == nil {
+		s.indexes = map[string]projectIndex{}
+	}
+	s.indexes[project] = projectIndex{x, v}
+}
+
+func (s *Sequencer) forgetIndexes() {
+	s.indexMu.Lock()
+	defer s.indexMu.Unlock()
+	s.indexes = nil
 }
 
 // finish writes everything of the staged batch that may be missing, then
@@ -438,19 +472,23 @@ func (s *Sequencer) writeIndex(ctx context.Context, project string, b *stagedBat
 	if x.TreeSize > b.end() {
 		return fmt.Errorf("%w: index of %s covers size %d, beyond the batch end %d", ErrInconsistent, project, x.TreeSize, b.end())
 	}
-	kept := slices.DeleteFunc(x.Lines, func(l tiles.IndexLine) bool { return l.Leaf >= b.Start })
+	// A copy: the lines read may be shared with the batch's cache.
+	kept := slices.DeleteFunc(slices.Clone(x.Lines), func(l tiles.IndexLine) bool { return l.Leaf >= b.Start })
 	x.Lines = append(kept, added...)
 	x.TreeSize = b.end()
 	signed, err := tiles.SignIndex(x, s.signer)
 	if err != nil {
 		return fmt.Errorf("couldn't sign index of %s: %w", project, err)
 	}
-	if _, err := s.cfg.Store.Swap(ctx, tiles.IndexKey(project), v, signed); err != nil {
+	newVersion, err := s.cfg.Store.Swap(ctx, tiles.IndexKey(project), v, signed)
+	if err != nil {
+		s.forgetIndexes()
 		if errors.Is(err, publish.ErrConflict) {
 			return fmt.Errorf("%w: index of %s changed under us: %v", publish.ErrBusy, project, err)
 		}
 		return fmt.Errorf("couldn't publish index of %s: %w", project, err)
 	}
+	s.rememberIndex(project, x, newVersion)
 	return nil
 }
 
