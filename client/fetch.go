@@ -17,14 +17,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/pysumdb/pysumdb/publish"
@@ -77,46 +73,14 @@ var (
 	_ Lister  = DirFetcher("")
 )
 
+func (d DirFetcher) store() StoreFetcher { return StoreFetcher{publish.ReadDir(string(d))} }
+
 func (d DirFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
-	if err := publish.CheckKey(key); err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(filepath.Join(string(d), filepath.FromSlash(key)))
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EISDIR) {
-		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
-	}
-	return data, err
+	return d.store().Fetch(ctx, key)
 }
 
 func (d DirFetcher) List(ctx context.Context, prefix string) ([]string, error) {
-	var keys []string
-	root := filepath.Clean(string(d))
-	err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != root && strings.HasPrefix(e.Name(), ".") && e.Name() != ".well-known" {
-			if e.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		rel, _ := filepath.Rel(root, p)
-		key := filepath.ToSlash(rel)
-		if e.IsDir() {
-			// Skip directories that can't hold the prefix.
-			if key != "." && !strings.HasPrefix(key+"/", prefix) && !strings.HasPrefix(prefix, key+"/") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if strings.HasPrefix(key, prefix) {
-			keys = append(keys, key)
-		}
-		return nil
-	})
-	sort.Strings(keys)
-	return keys, err
+	return d.store().List(ctx, prefix)
 }
 
 // HTTPFetcher reads a log over HTTP(S) with keep-alive connections.

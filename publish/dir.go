@@ -62,6 +62,12 @@ func OpenDir(dir string) (*Dir, error) {
 	return &Dir{root: abs}, nil
 }
 
+// ReadDir returns the store in an existing directory without touching the
+// file system, for readers (a client reading a log it must not create).
+func ReadDir(dir string) *Dir {
+	return &Dir{root: filepath.Clean(dir)}
+}
+
 // Root returns the directory of the store.
 func (d *Dir) Root() string { return d.root }
 
