@@ -312,8 +312,14 @@ func logFault(ts *testscript.TestScript, neg bool, args []string) {
 			return true
 		}
 	case mode == "badsig" && len(args) == 2:
+		// Swap one base64 digit of the signature for another valid one, so
+		// the note still parses and only the signature fails.
 		data := store(tiles.CheckpointKey)
-		data[len(data)-5] ^= 1
+		if i := len(data) - 5; data[i] == 'A' {
+			data[i] = 'B'
+		} else {
+			data[i] = 'A'
+		}
 		fault = answer(tiles.CheckpointKey, data)
 	case mode == "truncate" && len(args) == 3:
 		data := store(args[2])
