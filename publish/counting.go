@@ -13,7 +13,7 @@ type Counting struct {
 	bytes   atomic.Int64
 }
 
-var _ Store = (*Counting)(nil)
+var _ GroupWriter = (*Counting)(nil)
 
 // Written returns the objects and bytes written so far.
 func (c *Counting) Written() (objects, bytes int64) {
@@ -39,4 +39,16 @@ func (c *Counting) Swap(ctx context.Context, key string, old Version, data []byt
 		c.count(data)
 	}
 	return v, err
+}
+
+// WriteGroup writes through the wrapped store's group writes, if it has
+// them.
+func (c *Counting) WriteGroup(ctx context.Context, ws []Write, concurrency int) ([]Version, error) {
+	versions, err := WriteAll(ctx, c.Store, ws, concurrency)
+	if err == nil {
+		for _, w := range ws {
+			c.count(w.Data)
+		}
+	}
+	return versions, err
 }

@@ -8,13 +8,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Dir is a Store in a local directory, the embedded default.
@@ -47,7 +51,7 @@ type swapLock struct {
 	file *os.File
 }
 
-var _ Store = (*Dir)(nil)
+var _ GroupWriter = (*Dir)(nil)
 
 // OpenDir returns the store rooted at dir, creating the directory if
 // needed.
@@ -85,32 +89,49 @@ func digestVersion(data []byte) Version {
 
 // Create implements Store.
 func (d *Dir) Create(ctx context.Context, key string, data []byte) error {
-	p, err := d.path(key)
+	p, err := d.prepare(key)
 	if err != nil {
 		return err
 	}
-	if err := d.mkdirs(filepath.Dir(p)); err != nil {
-		return err
-	}
-	tmp, err := d.writeTemp(key, data)
+	tmp, err := d.writeTemp(key, data, true)
 	if err != nil {
 		return fmt.Errorf("couldn't write %s: %w", key, err)
 	}
 	defer os.Remove(tmp)
-	if err := os.Link(tmp, p); err != nil {
-		if !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("couldn't create %s: %w", key, err)
-		}
-		existing, rerr := os.ReadFile(p)
-		if rerr != nil {
-			return fmt.Errorf("couldn't read existing %s: %w", key, rerr)
-		}
-		if !bytes.Equal(existing, data) {
-			return fmt.Errorf("%s: %w (%d bytes stored, %d bytes new)", key, ErrIntegrity, len(existing), len(data))
-		}
-		return nil
+	created, err := d.link(key, p, tmp, data)
+	if err != nil || !created {
+		return err
 	}
 	return d.syncer.sync(filepath.Dir(p))
+}
+
+// prepare returns the path of key, creating its directory.
+func (d *Dir) prepare(key string) (string, error) {
+	p, err := d.path(key)
+	if err != nil {
+		return "", err
+	}
+	return p, d.mkdirs(filepath.Dir(p))
+}
+
+// link gives the temporary file tmp the name p if it is free (created),
+// and otherwise checks that the object there holds data.
+func (d *Dir) link(key, p, tmp string, data []byte) (created bool, err error) {
+	err = os.Link(tmp, p)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return false, fmt.Errorf("couldn't create %s: %w", key, err)
+	}
+	existing, err := os.ReadFile(p)
+	if err != nil {
+		return false, fmt.Errorf("couldn't read existing %s: %w", key, err)
+	}
+	if !bytes.Equal(existing, data) {
+		return false, fmt.Errorf("%s: %w (%d bytes stored, %d bytes new)", key, ErrIntegrity, len(existing), len(data))
+	}
+	return false, nil
 }
 
 // Read implements Store.
@@ -131,41 +152,123 @@ func (d *Dir) Read(ctx context.Context, key string) ([]byte, Version, error) {
 
 // Swap implements Store.
 func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (Version, error) {
-	p, err := d.path(key)
+	p, err := d.prepare(key)
 	if err != nil {
 		return NoVersion, err
 	}
+	tmp, err := d.writeTemp(key, data, true)
+	if err != nil {
+		return NoVersion, fmt.Errorf("couldn't write %s: %w", key, err)
+	}
+	if err := d.replace(key, p, old, tmp); err != nil {
+		os.Remove(tmp)
+		return NoVersion, err
+	}
+	if err := d.syncer.sync(filepath.Dir(p)); err != nil {
+		return NoVersion, err
+	}
+	return digestVersion(data), nil
+}
+
+// replace renames the temporary file tmp over the object at p if the
+// object is still at version old.
+func (d *Dir) replace(key, p string, old Version, tmp string) error {
 	unlock, err := d.lockForSwap(key)
 	if err != nil {
-		return NoVersion, err
+		return err
 	}
 	defer unlock()
 	current, err := os.ReadFile(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if old != NoVersion {
-			return NoVersion, fmt.Errorf("%s: %w (it was deleted)", key, ErrConflict)
+			return fmt.Errorf("%s: %w (it was deleted)", key, ErrConflict)
 		}
 	case err != nil:
-		return NoVersion, fmt.Errorf("couldn't read %s: %w", key, err)
+		return fmt.Errorf("couldn't read %s: %w", key, err)
 	case digestVersion(current) != old:
-		return NoVersion, fmt.Errorf("%s: %w", key, ErrConflict)
-	}
-	if err := d.mkdirs(filepath.Dir(p)); err != nil {
-		return NoVersion, err
-	}
-	tmp, err := d.writeTemp(key, data)
-	if err != nil {
-		return NoVersion, fmt.Errorf("couldn't write %s: %w", key, err)
+		return fmt.Errorf("%s: %w", key, ErrConflict)
 	}
 	if err := os.Rename(tmp, p); err != nil {
-		os.Remove(tmp)
-		return NoVersion, fmt.Errorf("couldn't replace %s: %w", key, err)
+		return fmt.Errorf("couldn't replace %s: %w", key, err)
 	}
-	if err := d.syncer.sync(filepath.Dir(p)); err != nil {
-		return NoVersion, err
+	return nil
+}
+
+// WriteGroup implements GroupWriter in two phases, each ended by one sync
+// of the file system: first every content goes to a temporary file, then
+// every object gets its name (by link or rename, with the checks of
+// Create and Swap). A name only ever points to content already durable,
+// so a crash never leaves a torn object, whichever names survive it.
+func (d *Dir) WriteGroup(ctx context.Context, ws []Write, concurrency int) ([]Version, error) {
+	paths := make([]string, len(ws))
+	temps := make([]string, len(ws))
+	defer func() {
+		for _, tmp := range temps {
+			if tmp != "" {
+				os.Remove(tmp) // gone already if renamed into place
+			}
+		}
+	}()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(concurrency, 1))
+	for i, w := range ws {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			p, err := d.prepare(w.Key)
+			if err != nil {
+				return err
+			}
+			tmp, err := d.writeTemp(w.Key, w.Data, false)
+			if err != nil {
+				return fmt.Errorf("couldn't write %s: %w", w.Key, err)
+			}
+			paths[i], temps[i] = p, tmp
+			return nil
+		})
 	}
-	return digestVersion(data), nil
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := d.syncAll(temps); err != nil {
+		return nil, err
+	}
+
+	versions := make([]Version, len(ws))
+	g, gctx = errgroup.WithContext(ctx)
+	g.SetLimit(max(concurrency, 1))
+	for i, w := range ws {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			if !w.Swap {
+				_, err := d.link(w.Key, paths[i], temps[i], w.Data)
+				return err
+			}
+			if err := d.replace(w.Key, paths[i], w.Old, temps[i]); err != nil {
+				return err
+			}
+			versions[i] = digestVersion(w.Data)
+			return nil
+		})
+	}
+	err := g.Wait()
+	// Whatever was named, make it durable: on error too, as the caller
+	// may count on the writes that happened.
+	dirs := map[string]bool{}
+	for _, p := range paths {
+		dirs[filepath.Dir(p)] = true
+	}
+	if serr := d.syncAll(slices.Collect(maps.Keys(dirs))); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return versions, nil
 }
 
 // swapLockStripes is how many lock files Swap spreads its keys over:
@@ -311,12 +414,12 @@ func (d *Dir) mkdirs(dir string) error {
 
 // tempShards is how many directories temporary files are spread over:
 // creating files in one directory serializes on its lock.
-const tempShards = 16
+const tempShards = 256
 
-// writeTemp writes data to a new fsynced temporary file in the store's
-// file system, in a hidden directory chosen by key, for linking or
-// renaming into place.
-func (d *Dir) writeTemp(key string, data []byte) (string, error) {
+// writeTemp writes data to a new temporary file in the store's file
+// system, fsynced if durable, in a hidden directory chosen by key, for
+// linking or renaming into place.
+func (d *Dir) writeTemp(key string, data []byte, durable bool) (string, error) {
 	sum := sha256.Sum256([]byte(key))
 	dir := filepath.Join(d.root, ".tmp", fmt.Sprintf("%02d", int(sum[1])%tempShards))
 	if err := d.mkdirs(dir); err != nil {
@@ -328,7 +431,7 @@ func (d *Dir) writeTemp(key string, data []byte) (string, error) {
 		return "", err
 	}
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

@@ -23,7 +23,7 @@ func BenchmarkAppend(b *testing.B) {
 			skey, _ := seqtest.NewKey(b)
 			var total sequencer.BenchResult
 			for b.Loop() {
-				res, err := sequencer.Bench(context.Background(), store, skey, batch, batch)
+				res, err := sequencer.Bench(context.Background(), store, skey, batch, batch, nil)
 				if err != nil {
 					b.Fatal(err)
 				}

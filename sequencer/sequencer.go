@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -452,44 +453,57 @@ func (s *Sequencer) writeIndexes(ctx context.Context, b *stagedBatch) error {
 			Leaf: b.Start + int64(i), Filename: r.Filename, SHA256: digest, Size: r.Size, UploadTime: r.UploadTime,
 		})
 	}
+	projects := slices.Sorted(maps.Keys(lines))
+	writes := make([]publish.Write, len(projects))
+	updated := make([]tiles.Index, len(projects))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.cfg.Concurrency)
-	for project, added := range lines {
-		g.Go(func() error { return s.writeIndex(gctx, project, b, added) })
+	for i, project := range projects {
+		g.Go(func() error {
+			x, v, err := s.readIndex(gctx, project)
+			if err != nil {
+				return err
+			}
+			if updated[i], err = extendIndex(x, b, lines[project]); err != nil {
+				return err
+			}
+			signed, err := tiles.SignIndex(updated[i], s.signer)
+			if err != nil {
+				return fmt.Errorf("couldn't sign index of %s: %w", project, err)
+			}
+			writes[i] = publish.Write{Key: tiles.IndexKey(project), Data: signed, Swap: true, Old: v}
+			return nil
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	versions, err := publish.WriteAll(ctx, s.cfg.Store, writes, s.cfg.Concurrency)
+	if err != nil {
+		s.forgetIndexes()
+		if errors.Is(err, publish.ErrConflict) {
+			return fmt.Errorf("%w: a project index changed under us: %v", publish.ErrBusy, err)
+		}
+		return fmt.Errorf("couldn't publish project indexes: %w", err)
+	}
+	for i, project := range projects {
+		s.rememberIndex(project, updated[i], versions[i])
 	}
 	s.log.Info("project indexes published", "projects", len(lines), "size", b.end())
 	return nil
 }
 
-func (s *Sequencer) writeIndex(ctx context.Context, project string, b *stagedBatch, added []tiles.IndexLine) error {
-	x, v, err := s.readIndex(ctx, project)
-	if err != nil {
-		return err
-	}
+// extendIndex returns index x brought to the end of batch b: its lines
+// before the batch kept, the batch's lines added.
+func extendIndex(x tiles.Index, b *stagedBatch, added []tiles.IndexLine) (tiles.Index, error) {
 	if x.TreeSize > b.end() {
-		return fmt.Errorf("%w: index of %s covers size %d, beyond the batch end %d", ErrInconsistent, project, x.TreeSize, b.end())
+		return x, fmt.Errorf("%w: index of %s covers size %d, beyond the batch end %d", ErrInconsistent, x.Project, x.TreeSize, b.end())
 	}
 	// A copy: the lines read may be shared with the batch's cache.
 	kept := slices.DeleteFunc(slices.Clone(x.Lines), func(l tiles.IndexLine) bool { return l.Leaf >= b.Start })
 	x.Lines = append(kept, added...)
 	x.TreeSize = b.end()
-	signed, err := tiles.SignIndex(x, s.signer)
-	if err != nil {
-		return fmt.Errorf("couldn't sign index of %s: %w", project, err)
-	}
-	newVersion, err := s.cfg.Store.Swap(ctx, tiles.IndexKey(project), v, signed)
-	if err != nil {
-		s.forgetIndexes()
-		if errors.Is(err, publish.ErrConflict) {
-			return fmt.Errorf("%w: index of %s changed under us: %v", publish.ErrBusy, project, err)
-		}
-		return fmt.Errorf("couldn't publish index of %s: %w", project, err)
-	}
-	s.rememberIndex(project, x, newVersion)
-	return nil
+	return x, nil
 }
 
 // RaiseAlarm records an alarm in the store, once per filename, served

@@ -3,10 +3,8 @@ package sequencer
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 
 	"golang.org/x/mod/sumdb/tlog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
@@ -118,24 +116,13 @@ func (s *Sequencer) writeTiles(ctx context.Context, oldTree tlog.Tree, b *staged
 		return entries[i-start]
 	}
 
-	var written atomic.Int64
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s.cfg.Concurrency)
-	create := func(key string, data []byte) {
-		g.Go(func() error {
-			if err := s.cfg.Store.Create(gctx, key, data); err != nil {
-				return fmt.Errorf("couldn't write %s: %w", key, err)
-			}
-			written.Add(1)
-			return nil
-		})
-	}
+	var writes []publish.Write
 	for _, t := range tlog.NewTiles(tiles.TileHeight, start, end) {
 		data, err := tlog.ReadTileData(t, hashes)
 		if err != nil {
 			return tlog.Tree{}, fmt.Errorf("couldn't build tile %s: %w", tiles.TilePath(t), err)
 		}
-		create(tiles.TilePath(t), data)
+		writes = append(writes, publish.Write{Key: tiles.TilePath(t), Data: data})
 		if t.L != 0 {
 			continue
 		}
@@ -143,12 +130,13 @@ func (s *Sequencer) writeTiles(ctx context.Context, oldTree tlog.Tree, b *staged
 		for i := t.N * tiles.TileWidth; i < t.N*tiles.TileWidth+int64(t.W); i++ {
 			bundle = tiles.AppendBundleEntry(bundle, leaf(i))
 		}
-		create(tiles.TilePath(tiles.EntryBundleTile(t.N, t.W)), bundle)
+		writes = append(writes, publish.Write{Key: tiles.TilePath(tiles.EntryBundleTile(t.N, t.W)), Data: bundle})
 	}
-	if err := g.Wait(); err != nil {
-		return tlog.Tree{}, err
+	// One group: all of them are durable before the checkpoint is signed.
+	if _, err := publish.WriteAll(ctx, s.cfg.Store, writes, s.cfg.Concurrency); err != nil {
+		return tlog.Tree{}, fmt.Errorf("couldn't write tiles: %w", err)
 	}
-	s.log.Info("tiles and entry bundles written", "objects", written.Load(), "from", start, "to", end)
+	s.log.Info("tiles and entry bundles written", "objects", len(writes), "from", start, "to", end)
 	return tlog.Tree{N: end, Hash: root}, nil
 }
 

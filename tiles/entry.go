@@ -68,7 +68,18 @@ func CheckFilename(name string) error {
 	if name == "." || name == ".." {
 		return malformed("filename %q", name)
 	}
-	for _, r := range name {
+	for i := 0; i < len(name); i++ {
+		// The ASCII a filename is made of, fast: printable, not a space.
+		if c := name[i]; c >= utf8.RuneSelf || c <= ' ' || c == 0x7f || c == '/' || c == '\\' {
+			return checkFilenameRunes(name, name[i:])
+		}
+	}
+	return nil
+}
+
+// checkFilenameRunes checks rest, the end of name, rune by rune.
+func checkFilenameRunes(name, rest string) error {
+	for _, r := range rest {
 		if unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '/' || r == '\\' {
 			return malformed("filename %q contains %q", name, r)
 		}

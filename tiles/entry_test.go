@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -427,4 +429,23 @@ func BenchmarkParseEntry(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzCheckFilename checks the ASCII fast path of CheckFilename against
+// the plain rule, rune by rune.
+func FuzzCheckFilename(f *testing.F) {
+	for _, s := range []string{"foo-1.0.tar.gz", "a b", "a/b", `a\b`, "a\x7fb", "é.whl", "a\u00a0b", "a\u2028b", "", ".", ".."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		want := name != "" && len(name) <= MaxFilenameLen && utf8.ValidString(name) && name != "." && name != ".."
+		for _, r := range name {
+			if unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '/' || r == '\\' {
+				want = false
+			}
+		}
+		if err := CheckFilename(name); (err == nil) != want {
+			t.Fatalf("CheckFilename(%q) = %v, want ok = %v", name, err, want)
+		}
+	})
 }

@@ -1,8 +1,9 @@
 package tiles
 
 import (
+	"encoding/hex"
 	"fmt"
-	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,22 +40,50 @@ type Index struct {
 	Lines []IndexLine
 }
 
-// uploadTimeShape is RFC 3339's date-time with offset "Z". time.Parse
-// alone also accepts one-digit hours and a comma before the fraction.
-var uploadTimeShape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$`)
-
 // CheckUploadTime reports whether s is NoUploadTime or an RFC 3339 time in
-// UTC ("Z").
+// UTC ("Z"), from 1970 on.
 func CheckUploadTime(s string) error {
 	if s == NoUploadTime {
 		return nil
 	}
+	// The shape first: time.Parse alone also accepts one-digit hours and
+	// a comma before the fraction.
 	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil || !uploadTimeShape.MatchString(s) || t.Year() < 1970 {
+	if err != nil || !isUploadTimeShape(s) || t.Year() < 1970 {
 		return malformed("upload time %q is not RFC 3339 UTC", s)
 	}
 	return nil
 }
+
+// isUploadTimeShape reports whether s is shaped like
+// 2006-01-02T15:04:05Z, with an optional fraction of one digit or more
+// before the Z.
+func isUploadTimeShape(s string) bool {
+	const shape = "dddd-dd-ddTdd:dd:dd"
+	if len(s) < len(shape)+1 || s[len(s)-1] != 'Z' {
+		return false
+	}
+	for i := 0; i < len(shape); i++ {
+		if shape[i] == 'd' && !isDigit(s[i]) || shape[i] != 'd' && s[i] != shape[i] {
+			return false
+		}
+	}
+	fraction := s[len(shape) : len(s)-1]
+	if fraction == "" {
+		return true
+	}
+	if len(fraction) < 2 || fraction[0] != '.' {
+		return false
+	}
+	for i := 1; i < len(fraction); i++ {
+		if !isDigit(fraction[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // FormatIndex returns the index note text, checking every field.
 func FormatIndex(x Index) ([]byte, error) {
@@ -67,7 +96,12 @@ func FormatIndex(x Index) ([]byte, error) {
 	if x.TreeSize < 0 {
 		return nil, malformed("negative tree size %d", x.TreeSize)
 	}
-	b := fmt.Appendf(nil, "%s\nproject %s\nsize %d\n", x.Origin, x.Project, x.TreeSize)
+	// Appends, not fmt: the sequencer formats an index for every project
+	// of every batch. A line is about 150 bytes.
+	b := make([]byte, 0, 64+len(x.Origin)+len(x.Project)+150*len(x.Lines))
+	b = append(append(b, x.Origin...), "\nproject "...)
+	b = append(append(b, x.Project...), "\nsize "...)
+	b = append(strconv.AppendInt(b, x.TreeSize, 10), '\n')
 	last := int64(-1)
 	for _, l := range x.Lines {
 		if l.Leaf <= last || l.Leaf >= x.TreeSize {
@@ -83,7 +117,11 @@ func FormatIndex(x Index) ([]byte, error) {
 		if err := CheckUploadTime(l.UploadTime); err != nil {
 			return nil, err
 		}
-		b = fmt.Appendf(b, "%d %s %s %d %s\n", l.Leaf, l.Filename, FormatSHA256(l.SHA256), l.Size, l.UploadTime)
+		b = append(strconv.AppendInt(b, l.Leaf, 10), ' ')
+		b = append(append(b, l.Filename...), " sha256:"...)
+		b = append(hex.AppendEncode(b, l.SHA256[:]), ' ')
+		b = append(strconv.AppendInt(b, l.Size, 10), ' ')
+		b = append(append(b, l.UploadTime...), '\n')
 	}
 	return b, nil
 }

@@ -3,6 +3,7 @@ package tiles
 import (
 	"errors"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -390,4 +391,20 @@ func isRFC3339UTC(s string) bool {
 		rest = afterDigits
 	}
 	return rest == "Z"
+}
+
+// uploadTimeShape is the shape CheckUploadTime wants, as a regular
+// expression: the reference its hand-written check must agree with.
+var uploadTimeShape = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$`)
+
+func FuzzUploadTimeShape(f *testing.F) {
+	for _, s := range []string{"2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123456Z", "2024-01-02T03:04:05.Z",
+		"2024-01-02T3:04:05Z", "2024-01-02T03:04:05,1Z", "2024-01-02 03:04:05Z", "2024-01-02T03:04:05+00:00", "-", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := isUploadTimeShape(s), uploadTimeShape.MatchString(s); got != want {
+			t.Fatalf("isUploadTimeShape(%q) = %v, the regular expression says %v", s, got, want)
+		}
+	})
 }

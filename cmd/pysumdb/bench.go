@@ -49,7 +49,7 @@ PyPI would take at that rate.`,
 			if err != nil {
 				return err
 			}
-			res, err := sequencer.Bench(c.Context(), store, skey, batch, entries)
+			res, err := sequencer.Bench(c.Context(), store, skey, batch, entries, g.logger())
 			if err != nil {
 				return err
 			}

@@ -36,10 +36,10 @@ func BenchmarkSequencer(b *testing.B) {
 					}
 					// A first batch, so that the measured one extends
 					// partial tiles and existing indexes as in steady state.
-					if _, err := sequencer.Bench(context.Background(), store, skey, batch, batch); err != nil {
+					if _, err := sequencer.Bench(context.Background(), store, skey, batch, batch, nil); err != nil {
 						b.Fatal(err)
 					}
-					res, err := sequencer.Bench(context.Background(), store, skey, batch, batch)
+					res, err := sequencer.Bench(context.Background(), store, skey, batch, batch, nil)
 					if err != nil {
 						b.Fatal(err)
 					}

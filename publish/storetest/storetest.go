@@ -174,6 +174,59 @@ func Run(t *testing.T, newStore func(t *testing.T) publish.Store) {
 		}
 	})
 
+	t.Run("WriteAll", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Create(ctx, "tile/0/000", []byte("tile")); err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.Swap(ctx, "index/a", publish.NoVersion, []byte("a1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		group := []publish.Write{
+			{Key: "tile/0/000", Data: []byte("tile")},                // a replay: same bytes
+			{Key: "tile/0/001", Data: []byte("new tile")},            // new
+			{Key: "index/a", Data: []byte("a2"), Swap: true, Old: v}, // from the version read
+			{Key: "index/b", Data: []byte("b1"), Swap: true},         // from absent
+		}
+		versions, err := publish.WriteAll(ctx, s, group, 3)
+		if err != nil {
+			t.Fatalf("WriteAll: %v", err)
+		}
+		for i, w := range group {
+			got, gotV, err := s.Read(ctx, w.Key)
+			if err != nil || !bytes.Equal(got, w.Data) {
+				t.Fatalf("after WriteAll, %s = %q, %v; want %q", w.Key, got, err, w.Data)
+			}
+			if w.Swap && gotV != versions[i] {
+				t.Fatalf("WriteAll returned version %q for %s, Read says %q", versions[i], w.Key, gotV)
+			}
+		}
+		// A write that breaks the contract fails the group; the object
+		// keeps its content.
+		for _, bad := range []publish.Write{
+			{Key: "tile/0/001", Data: []byte("other tile")},
+			{Key: "index/a", Data: []byte("a3"), Swap: true, Old: v},
+			{Key: "index/b", Data: []byte("b2"), Swap: true},
+		} {
+			_, err := publish.WriteAll(ctx, s, []publish.Write{{Key: "tile/0/002", Data: []byte("fine")}, bad}, 2)
+			want := publish.ErrConflict
+			if !bad.Swap {
+				want = publish.ErrIntegrity
+			}
+			if !errors.Is(err, want) {
+				t.Fatalf("WriteAll with a bad write to %s: %v, want %v", bad.Key, err, want)
+			}
+			got, _, _ := s.Read(ctx, bad.Key)
+			if bytes.Equal(got, bad.Data) {
+				t.Fatalf("%s was overwritten by a refused group write", bad.Key)
+			}
+		}
+		if _, err := publish.WriteAll(ctx, s, nil, 1); err != nil {
+			t.Fatalf("WriteAll of nothing: %v", err)
+		}
+	})
+
 	t.Run("InvalidKeys", func(t *testing.T) {
 		s := newStore(t)
 		for _, k := range []string{"", "/abs", "a/../b", "a//b", ".hidden", "a/./b", "sp ace", `back\slash`} {
@@ -207,7 +260,7 @@ func Run(t *testing.T, newStore func(t *testing.T) publish.Store) {
 var ErrInjected = errors.New("injected fault")
 
 // Faulty wraps a Store and fails its FailAt-th write (Create, Swap or
-// Delete, counted from 1). With AfterPersist, the write is carried out
+// Delete, or one write of a group, counted from 1). With AfterPersist, the write is carried out
 // first and only its answer is lost, like a crash or timeout after the
 // backend committed. Every later write fails too, as if the process had
 // died at that point; reads keep working.
@@ -222,7 +275,7 @@ type Faulty struct {
 	writes int
 }
 
-var _ publish.Store = (*Faulty)(nil)
+var _ publish.GroupWriter = (*Faulty)(nil)
 
 // Writes returns how many writes were attempted.
 func (f *Faulty) Writes() int {
@@ -285,4 +338,32 @@ func (f *Faulty) Delete(ctx context.Context, key string) error {
 		return fmt.Errorf("delete %s: %w", key, ErrInjected)
 	}
 	return nil
+}
+
+// WriteGroup counts the writes of the group in order: those before the
+// failing one are written (as one group of the wrapped store, if it has
+// group writes), the failing one too if AfterPersist, the rest not.
+func (f *Faulty) WriteGroup(ctx context.Context, ws []publish.Write, concurrency int) ([]publish.Version, error) {
+	n, failed := len(ws), -1
+	for i := range ws {
+		run, fail := f.fault()
+		if fail {
+			n, failed = i, i
+			if run {
+				n++
+			}
+			for range ws[i+1:] {
+				f.fault()
+			}
+			break
+		}
+	}
+	versions, err := publish.WriteAll(ctx, f.Store, ws[:n], concurrency)
+	if err != nil {
+		return nil, err
+	}
+	if failed >= 0 {
+		return nil, fmt.Errorf("group write %s: %w", ws[failed].Key, ErrInjected)
+	}
+	return versions, nil
 }
