@@ -155,7 +155,7 @@ func (s *Sequencer) open(ctx context.Context) error {
 		s.log.Warn("finishing a batch an earlier run left half-done",
 			"start", st.Staged.Start, "entries", len(st.Staged.Records))
 		defer s.forgetIndexes()
-		return s.finish(ctx)
+		return s.finish(ctx, st.Staged, nil)
 	}
 	tree, _, err := s.readCheckpoint(ctx)
 	if err != nil {
@@ -241,13 +241,18 @@ func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.Ra
 		return res, nil
 	}
 
-	staged := &state{TreeSize: s.st.TreeSize, Cursor: s.st.Cursor, Staged: &stagedBatch{Start: s.st.TreeSize, Records: fresh, Cursor: cursor}}
-	if s.stVer, err = swapState(ctx, s.cfg.Store, s.stVer, staged); err != nil {
-		return res, err
+	b := &stagedBatch{Start: s.st.TreeSize, Records: fresh, Cursor: cursor}
+	stage := func() error {
+		staged := &state{TreeSize: s.st.TreeSize, Cursor: s.st.Cursor, Staged: b}
+		v, err := swapState(ctx, s.cfg.Store, s.stVer, staged)
+		if err != nil {
+			return err
+		}
+		s.st, s.stVer = staged, v
+		s.log.Info("staged batch", "start", b.Start, "entries", len(fresh))
+		return nil
 	}
-	s.st = staged
-	s.log.Info("staged batch", "start", staged.Staged.Start, "entries", len(fresh))
-	if err := s.finish(ctx); err != nil {
+	if err := s.finish(ctx, b, stage); err != nil {
 		return res, err
 	}
 	res.Appended = len(fresh)
@@ -389,10 +394,11 @@ func (s *Sequencer) forgetIndexes() {
 	s.indexes = nil
 }
 
-// finish writes everything of the staged batch that may be missing, then
-// marks it done.
-func (s *Sequencer) finish(ctx context.Context) error {
-	b := s.st.Staged
+// finish writes everything of batch b that may be missing, then marks it
+// done. If stage is not nil, it stages b first: everything the batch
+// writes is computed (tiles hashed, indexes signed) while it runs, but
+// nothing is written before it returns without error.
+func (s *Sequencer) finish(ctx context.Context, b *stagedBatch, stage func() error) error {
 	if b.Start != s.st.TreeSize {
 		return fmt.Errorf("%w: staged batch starts at %d, state is at %d", ErrInconsistent, b.Start, s.st.TreeSize)
 	}
@@ -400,21 +406,50 @@ func (s *Sequencer) finish(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	switch tree.N {
-	case b.Start:
-		newTree, err := s.writeTiles(ctx, tree, b)
-		if err != nil {
+	var (
+		build      errgroup.Group
+		update     *indexUpdate
+		tileWrites []publish.Write
+		newTree    tlog.Tree
+	)
+	consistent := tree.N == b.Start || tree.N == b.end()
+	if consistent {
+		build.Go(func() (err error) {
+			update, err = s.prepareIndexes(ctx, b)
+			return err
+		})
+	}
+	if tree.N == b.Start {
+		build.Go(func() (err error) {
+			tileWrites, newTree, err = s.buildTiles(ctx, tree, b)
+			return err
+		})
+	}
+	if stage != nil {
+		if err := stage(); err != nil {
+			build.Wait()
+			return err
+		}
+	}
+	// A checkpoint that moved under a sequencer that then won the stage
+	// is no race: the store contradicts itself.
+	if !consistent {
+		return fmt.Errorf("%w: checkpoint has size %d, staged batch goes from %d to %d", ErrInconsistent, tree.N, b.Start, b.end())
+	}
+	if err := build.Wait(); err != nil {
+		return err
+	}
+	if tree.N == b.Start {
+		if err := s.writeTiles(ctx, tileWrites, b); err != nil {
 			return err
 		}
 		if err := s.publishCheckpoint(ctx, cpVer, newTree); err != nil {
 			return err
 		}
-	case b.end():
+	} else {
 		s.log.Info("checkpoint of staged batch already published", "size", tree.N)
-	default:
-		return fmt.Errorf("%w: checkpoint has size %d, staged batch goes from %d to %d", ErrInconsistent, tree.N, b.Start, b.end())
 	}
-	if err := s.writeIndexes(ctx, b); err != nil {
+	if err := s.writeIndexes(ctx, update, b.end()); err != nil {
 		return err
 	}
 	done := &state{TreeSize: b.end(), Cursor: b.Cursor}
@@ -442,10 +477,18 @@ func (s *Sequencer) publishCheckpoint(ctx context.Context, old publish.Version, 
 	return nil
 }
 
-// writeIndexes brings the index of every project of the batch to the
-// batch's end: lines before the batch kept, the batch's lines added.
-// Replaying it after a crash gives the same indexes.
-func (s *Sequencer) writeIndexes(ctx context.Context, b *stagedBatch) error {
+// indexUpdate is the new index of every project of a batch, signed and
+// ready to write.
+type indexUpdate struct {
+	projects []string
+	indexes  []tiles.Index
+	writes   []publish.Write
+}
+
+// prepareIndexes brings the index of every project of the batch to the
+// batch's end (lines before the batch kept, the batch's lines added) and
+// signs it. Replaying it after a crash gives the same indexes.
+func (s *Sequencer) prepareIndexes(ctx context.Context, b *stagedBatch) (*indexUpdate, error) {
 	lines := map[string][]tiles.IndexLine{}
 	for i, r := range b.Records {
 		digest, _ := tiles.ParseHexDigest(r.SHA256)
@@ -453,32 +496,37 @@ func (s *Sequencer) writeIndexes(ctx context.Context, b *stagedBatch) error {
 			Leaf: b.Start + int64(i), Filename: r.Filename, SHA256: digest, Size: r.Size, UploadTime: r.UploadTime,
 		})
 	}
-	projects := slices.Sorted(maps.Keys(lines))
-	writes := make([]publish.Write, len(projects))
-	updated := make([]tiles.Index, len(projects))
+	u := &indexUpdate{projects: slices.Sorted(maps.Keys(lines))}
+	u.indexes = make([]tiles.Index, len(u.projects))
+	u.writes = make([]publish.Write, len(u.projects))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.cfg.Concurrency)
-	for i, project := range projects {
+	for i, project := range u.projects {
 		g.Go(func() error {
 			x, v, err := s.readIndex(gctx, project)
 			if err != nil {
 				return err
 			}
-			if updated[i], err = extendIndex(x, b, lines[project]); err != nil {
+			if u.indexes[i], err = extendIndex(x, b, lines[project]); err != nil {
 				return err
 			}
-			signed, err := tiles.SignIndex(updated[i], s.signer)
+			signed, err := tiles.SignIndex(u.indexes[i], s.signer)
 			if err != nil {
 				return fmt.Errorf("couldn't sign index of %s: %w", project, err)
 			}
-			writes[i] = publish.Write{Key: tiles.IndexKey(project), Data: signed, Swap: true, Old: v}
+			u.writes[i] = publish.Write{Key: tiles.IndexKey(project), Data: signed, Swap: true, Old: v}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return err
+		return nil, err
 	}
-	versions, err := publish.WriteAll(ctx, s.cfg.Store, writes, s.cfg.Concurrency)
+	return u, nil
+}
+
+// writeIndexes writes the prepared indexes, as one group.
+func (s *Sequencer) writeIndexes(ctx context.Context, u *indexUpdate, size int64) error {
+	versions, err := publish.WriteAll(ctx, s.cfg.Store, u.writes, s.cfg.Concurrency)
 	if err != nil {
 		s.forgetIndexes()
 		if errors.Is(err, publish.ErrConflict) {
@@ -486,10 +534,10 @@ func (s *Sequencer) writeIndexes(ctx context.Context, b *stagedBatch) error {
 		}
 		return fmt.Errorf("couldn't publish project indexes: %w", err)
 	}
-	for i, project := range projects {
-		s.rememberIndex(project, updated[i], versions[i])
+	for i, project := range u.projects {
+		s.rememberIndex(project, u.indexes[i], versions[i])
 	}
-	s.log.Info("project indexes published", "projects", len(lines), "size", b.end())
+	s.log.Info("project indexes published", "projects", len(u.projects), "size", size)
 	return nil
 }
 
@@ -537,7 +585,11 @@ func (s *Sequencer) Logged(ctx context.Context, projects []string) (map[string]t
 	if err != nil {
 		return nil, err
 	}
-	logged := map[string]tiles.IndexLine{}
+	n := len(projects) // room for a batch's new files too
+	for _, x := range indexes {
+		n += len(x.index.Lines)
+	}
+	logged := make(map[string]tiles.IndexLine, n)
 	for _, x := range indexes {
 		for _, l := range x.index.Lines {
 			logged[l.Filename] = l

@@ -3,8 +3,10 @@ package sequencer
 import (
 	"context"
 	"fmt"
+	"runtime"
 
 	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
@@ -72,10 +74,9 @@ func (h *treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return h.ReadHashes(indexes)
 }
 
-// writeTiles writes the entry bundles and hash tiles of batch b on top of
-// oldTree and returns the new tree. Every object is written create-only;
-// rewriting one a crashed run wrote is harmless, as the bytes are equal.
-func (s *Sequencer) writeTiles(ctx context.Context, oldTree tlog.Tree, b *stagedBatch) (tlog.Tree, error) {
+// buildTiles returns the entry bundles and hash tiles of batch b on top of
+// oldTree, as writes, and the new tree. It only reads the store.
+func (s *Sequencer) buildTiles(ctx context.Context, oldTree tlog.Tree, b *stagedBatch) ([]publish.Write, tlog.Tree, error) {
 	start, end := b.Start, b.end()
 	hashes := &treeHashes{
 		oldCount: tlog.StoredHashCount(start),
@@ -83,22 +84,20 @@ func (s *Sequencer) writeTiles(ctx context.Context, oldTree tlog.Tree, b *staged
 		oldCache: map[int64]tlog.Hash{},
 		added:    make([]tlog.Hash, 0, tlog.StoredHashCount(end)-tlog.StoredHashCount(start)),
 	}
-	entries := make([][]byte, len(b.Records))
-	for i := range b.Records {
-		e, err := b.Records[i].Entry()
+	entries, leafHashes, err := formatEntries(b.Records)
+	if err != nil {
+		return nil, tlog.Tree{}, err
+	}
+	for i := range entries {
+		stored, err := tlog.StoredHashesForRecordHash(start+int64(i), leafHashes[i], hashes)
 		if err != nil {
-			return tlog.Tree{}, err
-		}
-		entries[i] = e
-		stored, err := tlog.StoredHashesForRecordHash(start+int64(i), tlog.RecordHash(e), hashes)
-		if err != nil {
-			return tlog.Tree{}, fmt.Errorf("couldn't compute tree hashes: %w", err)
+			return nil, tlog.Tree{}, fmt.Errorf("couldn't compute tree hashes: %w", err)
 		}
 		hashes.added = append(hashes.added, stored...)
 	}
 	root, err := tlog.TreeHash(end, hashes)
 	if err != nil {
-		return tlog.Tree{}, fmt.Errorf("couldn't compute tree hash: %w", err)
+		return nil, tlog.Tree{}, fmt.Errorf("couldn't compute tree hash: %w", err)
 	}
 
 	// The bundle the batch extends starts with entries of the old tree.
@@ -106,7 +105,7 @@ func (s *Sequencer) writeTiles(ctx context.Context, oldTree tlog.Tree, b *staged
 	if w := start % tiles.TileWidth; w != 0 {
 		carried, err = s.readBundle(ctx, tiles.EntryBundleTile(start/tiles.TileWidth, int(w)), hashes)
 		if err != nil {
-			return tlog.Tree{}, err
+			return nil, tlog.Tree{}, err
 		}
 	}
 	leaf := func(i int64) []byte {
@@ -120,24 +119,36 @@ func (s *Sequencer) writeTiles(ctx context.Context, oldTree tlog.Tree, b *staged
 	for _, t := range tlog.NewTiles(tiles.TileHeight, start, end) {
 		data, err := tlog.ReadTileData(t, hashes)
 		if err != nil {
-			return tlog.Tree{}, fmt.Errorf("couldn't build tile %s: %w", tiles.TilePath(t), err)
+			return nil, tlog.Tree{}, fmt.Errorf("couldn't build tile %s: %w", tiles.TilePath(t), err)
 		}
 		writes = append(writes, publish.Write{Key: tiles.TilePath(t), Data: data})
 		if t.L != 0 {
 			continue
 		}
-		var bundle []byte
-		for i := t.N * tiles.TileWidth; i < t.N*tiles.TileWidth+int64(t.W); i++ {
+		first, last := t.N*tiles.TileWidth, t.N*tiles.TileWidth+int64(t.W)
+		size := 0
+		for i := first; i < last; i++ {
+			size += 2 + len(leaf(i))
+		}
+		bundle := make([]byte, 0, size)
+		for i := first; i < last; i++ {
 			bundle = tiles.AppendBundleEntry(bundle, leaf(i))
 		}
 		writes = append(writes, publish.Write{Key: tiles.TilePath(tiles.EntryBundleTile(t.N, t.W)), Data: bundle})
 	}
-	// One group: all of them are durable before the checkpoint is signed.
+	return writes, tlog.Tree{N: end, Hash: root}, nil
+}
+
+// writeTiles writes the tiles and bundles of batch b as one group, all of
+// them durable before the checkpoint is signed. Every object is written
+// create-only; rewriting one a crashed run wrote is harmless, as the bytes
+// are equal.
+func (s *Sequencer) writeTiles(ctx context.Context, writes []publish.Write, b *stagedBatch) error {
 	if _, err := publish.WriteAll(ctx, s.cfg.Store, writes, s.cfg.Concurrency); err != nil {
-		return tlog.Tree{}, fmt.Errorf("couldn't write tiles: %w", err)
+		return fmt.Errorf("couldn't write tiles: %w", err)
 	}
-	s.log.Info("tiles and entry bundles written", "objects", len(writes), "from", start, "to", end)
-	return tlog.Tree{N: end, Hash: root}, nil
+	s.log.Info("tiles and entry bundles written", "objects", len(writes), "from", b.Start, "to", b.end())
+	return nil
 }
 
 // readBundle reads a published entry bundle and checks its entries
@@ -166,4 +177,26 @@ func (s *Sequencer) readBundle(ctx context.Context, t tlog.Tile, hashes tlog.Has
 		}
 	}
 	return entries, nil
+}
+
+// formatEntries returns the entries of records and their leaf hashes,
+// computed on every CPU: each is independent of the others.
+func formatEntries(records []Record) ([][]byte, []tlog.Hash, error) {
+	entries := make([][]byte, len(records))
+	hashes := make([]tlog.Hash, len(records))
+	var g errgroup.Group
+	chunk := max(1, (len(records)+runtime.NumCPU()-1)/runtime.NumCPU())
+	for lo := 0; lo < len(records); lo += chunk {
+		g.Go(func() error {
+			for i := lo; i < min(lo+chunk, len(records)); i++ {
+				e, err := records[i].Entry()
+				if err != nil {
+					return err
+				}
+				entries[i], hashes[i] = e, tlog.RecordHash(e)
+			}
+			return nil
+		})
+	}
+	return entries, hashes, g.Wait()
 }
