@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -25,11 +26,14 @@ import (
 //
 // Create writes a temporary file, fsyncs it, and hard-links it to its
 // final name: link fails if the name exists, so creation is atomic and
-// exclusive (O_EXCL semantics with complete content). Swap takes an
-// exclusive flock on one of 256 lock files chosen by the key, compares the current content's digest
-// (the version) with the one read, writes a temporary file, fsyncs it,
-// renames it over the object and fsyncs the directory. The lease is a
-// non-blocking flock, released by the kernel if the holder dies.
+// exclusive (O_EXCL semantics with complete content). Swap writes and
+// fsyncs a temporary file, takes an exclusive flock on one of 256 lock
+// files chosen by the key, compares the current content's digest (the
+// version) with the one read, renames the temporary file over the object
+// and fsyncs the directory. WriteGroup does the
+// same for many objects with two syncs of the file system in all instead
+// of two fsyncs each. The lease is a non-blocking flock, released by the
+// kernel if the holder dies.
 //
 // Files whose names start with "." (temporary files, locks) are never
 // object keys, so `pysumdb serve` and List skip them.
@@ -364,7 +368,29 @@ func (d *Dir) Lock(ctx context.Context, holder string) (func(context.Context) er
 	}
 	// Who holds it is only for the message above; losing it is harmless.
 	_ = os.WriteFile(filepath.Join(d.root, ".lease-holder"), []byte(holder+"\n"), 0o644)
+	d.removeStaleTemps()
 	return func(context.Context) error { unlock(); return nil }, nil
+}
+
+// staleTempAge is how old a temporary file must be to be taken for the
+// leftover of a crashed write: no write takes nearly that long.
+const staleTempAge = time.Hour
+
+// removeStaleTemps removes the temporary files that crashed writers left
+// behind (a group write killed mid-way can leave thousands). It is done on
+// taking the lease, which only a sequencer starting does; a failure only
+// leaves them for the next time.
+func (d *Dir) removeStaleTemps() {
+	shards, _ := os.ReadDir(filepath.Join(d.root, ".tmp"))
+	for _, shard := range shards {
+		dir := filepath.Join(d.root, ".tmp", shard.Name())
+		temps, _ := os.ReadDir(dir)
+		for _, t := range temps {
+			if info, err := t.Info(); err == nil && time.Since(info.ModTime()) > staleTempAge {
+				os.Remove(filepath.Join(dir, t.Name()))
+			}
+		}
+	}
 }
 
 func (d *Dir) flock(name string, how int) (func(), error) {

@@ -43,6 +43,10 @@ const NoVersion Version = ""
 // may not have happened, but never half: readers see the old object or the
 // new one, never a mix or a truncated one.
 //
+// The one exception is a group write (see [GroupWriter] and [WriteAll]):
+// its writes are durable together, when the group returns, and each is
+// still atomic.
+//
 // Immutable objects (tiles and entry bundles, see [tiles.IsImmutable]) are
 // written with Create only. Mutable objects (checkpoint, project indexes,
 // sequencer state) are written with Swap only.
