@@ -212,6 +212,19 @@ func lyingIndex(t *testing.T, tl *testLog, project string, edit func(*tiles.Inde
 }
 
 // replace answers key with body.
+// breakSignature returns a copy of a signed note whose signature no longer
+// verifies: one base64 digit of it swapped for another, so that the note
+// still parses.
+func breakSignature(signed []byte) []byte {
+	broken := bytes.Clone(signed)
+	if i := len(broken) - 5; broken[i] == 'A' {
+		broken[i] = 'B'
+	} else {
+		broken[i] = 'A'
+	}
+	return broken
+}
+
 func replace(key string, body []byte) func(string, int, []byte) (int, []byte) {
 	return func(k string, status int, b []byte) (int, []byte) {
 		if k == key {
@@ -224,8 +237,7 @@ func replace(key string, body []byte) func(string, int, []byte) (int, []byte) {
 func TestVerifyCatchesMisbehavingLogs(t *testing.T) {
 	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
 	checkpoint := tl.read(t, tiles.CheckpointKey)
-	badSignature := bytes.Clone(checkpoint)
-	badSignature[len(badSignature)-5] ^= 1
+	badSignature := breakSignature(checkpoint)
 	tile := tl.read(t, "tile/0/001")
 	bundle := tl.read(t, "tile/entries/001")
 	wrongLeaf := lyingIndex(t, tl, "foo", func(x *tiles.Index) {
