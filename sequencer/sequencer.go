@@ -302,7 +302,7 @@ func (s *Sequencer) dedupe(ctx context.Context, sorted []Record) (Result, []Reco
 	if err != nil {
 		return res, nil, err
 	}
-	var fresh []Record
+	fresh := make([]Record, 0, len(sorted))
 	for _, r := range sorted {
 		digest, _ := tiles.ParseHexDigest(r.SHA256)
 		old, ok := logged[r.Filename]

@@ -1,7 +1,6 @@
 package tiles
 
 import (
-	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -111,20 +110,26 @@ func FormatEntry(e Entry) ([]byte, error) {
 	if err := CheckFilename(e.Filename); err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	b.WriteString(EntryHeader + "\nsha256:")
-	b.WriteString(hex.EncodeToString(e.SHA256[:]))
-	b.WriteString("\n" + e.Filename + "\n")
+	size := len(EntryHeader) + len("\nsha256:") + 2*len(e.SHA256) + 1 + len(e.Filename) + 1
 	if e.Publisher != nil {
 		if err := CheckPublisher(*e.Publisher); err != nil {
 			return nil, err
 		}
-		b.WriteString("publisher " + e.Publisher.Kind + " " + e.Publisher.SAN + "\n")
+		size += len("publisher  \n") + len(e.Publisher.Kind) + len(e.Publisher.SAN)
 	}
-	if b.Len() > MaxEntrySize {
-		return nil, malformed("entry of %d bytes exceeds %d", b.Len(), MaxEntrySize)
+	if size > MaxEntrySize {
+		return nil, malformed("entry of %d bytes exceeds %d", size, MaxEntrySize)
 	}
-	return b.Bytes(), nil
+	// One allocation of the exact size: the sequencer formats every entry.
+	b := make([]byte, 0, size)
+	b = append(b, EntryHeader+"\nsha256:"...)
+	b = hex.AppendEncode(b, e.SHA256[:])
+	b = append(append(append(b, '\n'), e.Filename...), '\n')
+	if e.Publisher != nil {
+		b = append(append(b, "publisher "...), e.Publisher.Kind...)
+		b = append(append(append(b, ' '), e.Publisher.SAN...), '\n')
+	}
+	return b, nil
 }
 
 // ParseEntry parses a serialized entry strictly: exactly the lines of the
