@@ -30,10 +30,10 @@ import (
 // fsyncs a temporary file, takes an exclusive flock on one of 256 lock
 // files chosen by the key, compares the current content's digest (the
 // version) with the one read, renames the temporary file over the object
-// and fsyncs the directory. WriteGroup does the
-// same for many objects with two syncs of the file system in all instead
-// of two fsyncs each. The lease is a non-blocking flock, released by the
-// kernel if the holder dies.
+// and fsyncs the directory. WriteGroup does the same for many objects with
+// two syncs of the file system in all instead of two fsyncs each. The
+// lease is a non-blocking flock, released by the kernel if the holder
+// dies.
 //
 // Files whose names start with "." (temporary files, locks) are never
 // object keys, so `pysumdb serve` and List skip them.

@@ -407,15 +407,15 @@ func (s *Sequencer) finish(ctx context.Context, b *stagedBatch, stage func() err
 		return err
 	}
 	var (
-		build      errgroup.Group
-		update     *indexUpdate
-		tileWrites []publish.Write
-		newTree    tlog.Tree
+		build       errgroup.Group
+		indexWrites []publish.Write
+		tileWrites  []publish.Write
+		newTree     tlog.Tree
 	)
 	consistent := tree.N == b.Start || tree.N == b.end()
 	if consistent {
 		build.Go(func() (err error) {
-			update, err = s.prepareIndexes(ctx, b)
+			indexWrites, err = s.prepareIndexes(ctx, b)
 			return err
 		})
 	}
@@ -449,7 +449,7 @@ func (s *Sequencer) finish(ctx context.Context, b *stagedBatch, stage func() err
 	} else {
 		s.log.Info("checkpoint of staged batch already published", "size", tree.N)
 	}
-	if err := s.writeIndexes(ctx, update, b.end()); err != nil {
+	if err := s.writeIndexes(ctx, indexWrites, b.end()); err != nil {
 		return err
 	}
 	done := &state{TreeSize: b.end(), Cursor: b.Cursor}
@@ -477,18 +477,11 @@ func (s *Sequencer) publishCheckpoint(ctx context.Context, old publish.Version, 
 	return nil
 }
 
-// indexUpdate is the new index of every project of a batch, signed and
-// ready to write.
-type indexUpdate struct {
-	projects []string
-	indexes  []tiles.Index
-	writes   []publish.Write
-}
-
 // prepareIndexes brings the index of every project of the batch to the
 // batch's end (lines before the batch kept, the batch's lines added) and
-// signs it. Replaying it after a crash gives the same indexes.
-func (s *Sequencer) prepareIndexes(ctx context.Context, b *stagedBatch) (*indexUpdate, error) {
+// signs it, as writes of one group. Replaying it after a crash gives the
+// same indexes.
+func (s *Sequencer) prepareIndexes(ctx context.Context, b *stagedBatch) ([]publish.Write, error) {
 	lines := map[string][]tiles.IndexLine{}
 	for i, r := range b.Records {
 		digest, _ := tiles.ParseHexDigest(r.SHA256)
@@ -496,48 +489,43 @@ func (s *Sequencer) prepareIndexes(ctx context.Context, b *stagedBatch) (*indexU
 			Leaf: b.Start + int64(i), Filename: r.Filename, SHA256: digest, Size: r.Size, UploadTime: r.UploadTime,
 		})
 	}
-	u := &indexUpdate{projects: slices.Sorted(maps.Keys(lines))}
-	u.indexes = make([]tiles.Index, len(u.projects))
-	u.writes = make([]publish.Write, len(u.projects))
+	projects := slices.Sorted(maps.Keys(lines))
+	writes := make([]publish.Write, len(projects))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.cfg.Concurrency)
-	for i, project := range u.projects {
+	for i, project := range projects {
 		g.Go(func() error {
 			x, v, err := s.readIndex(gctx, project)
 			if err != nil {
 				return err
 			}
-			if u.indexes[i], err = extendIndex(x, b, lines[project]); err != nil {
+			if x, err = extendIndex(x, b, lines[project]); err != nil {
 				return err
 			}
-			signed, err := tiles.SignIndex(u.indexes[i], s.signer)
+			signed, err := tiles.SignIndex(x, s.signer)
 			if err != nil {
 				return fmt.Errorf("couldn't sign index of %s: %w", project, err)
 			}
-			u.writes[i] = publish.Write{Key: tiles.IndexKey(project), Data: signed, Swap: true, Old: v}
+			writes[i] = publish.Write{Key: tiles.IndexKey(project), Data: signed, Swap: true, Old: v}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	return u, nil
+	return writes, nil
 }
 
-// writeIndexes writes the prepared indexes, as one group.
-func (s *Sequencer) writeIndexes(ctx context.Context, u *indexUpdate, size int64) error {
-	versions, err := publish.WriteAll(ctx, s.cfg.Store, u.writes, s.cfg.Concurrency)
-	if err != nil {
-		s.forgetIndexes()
+// writeIndexes writes the prepared indexes of a batch as one group, all
+// of them durable before the state marks the batch done.
+func (s *Sequencer) writeIndexes(ctx context.Context, writes []publish.Write, size int64) error {
+	if _, err := publish.WriteAll(ctx, s.cfg.Store, writes, s.cfg.Concurrency); err != nil {
 		if errors.Is(err, publish.ErrConflict) {
 			return fmt.Errorf("%w: a project index changed under us: %v", publish.ErrBusy, err)
 		}
 		return fmt.Errorf("couldn't publish project indexes: %w", err)
 	}
-	for i, project := range u.projects {
-		s.rememberIndex(project, u.indexes[i], versions[i])
-	}
-	s.log.Info("project indexes published", "projects", len(u.projects), "size", size)
+	s.log.Info("project indexes published", "projects", len(writes), "size", size)
 	return nil
 }
 
