@@ -259,11 +259,11 @@ func Run(t *testing.T, newStore func(t *testing.T) publish.Store) {
 // ErrInjected is the error of an injected fault.
 var ErrInjected = errors.New("injected fault")
 
-// Faulty wraps a Store and fails its FailAt-th write (Create, Swap or
-// Delete, or one write of a group, counted from 1). With AfterPersist, the write is carried out
-// first and only its answer is lost, like a crash or timeout after the
-// backend committed. Every later write fails too, as if the process had
-// died at that point; reads keep working.
+// Faulty wraps a Store and fails its FailAt-th write (Create, Swap,
+// Delete or one write of a group, counted from 1). With AfterPersist, the
+// write is carried out first and only its answer is lost, like a crash or
+// timeout after the backend committed. Every later write fails too, as if
+// the process had died at that point; reads keep working.
 type Faulty struct {
 	publish.Store
 	// FailAt is the number of the write that fails; 0 never fails.
