@@ -49,7 +49,7 @@ func (b *stagedBatch) end() int64 { return b.Start + int64(len(b.Records)) }
 //
 //	project filename sha256 size upload_time [publisher-kind publisher-SAN]
 //
-// (no field can hold a space). A batch can hold 100,000 records: as lines
+// (no field can hold a space). A batch often holds 100,000 records: as lines
 // they cost a fraction of what a JSON array of objects costs to write.
 type stateHeader struct {
 	TreeSize int64           `json:"tree_size"`
