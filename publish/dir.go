@@ -46,6 +46,9 @@ type Dir struct {
 	swapLocks [swapLockStripes]swapLock
 	// tempSeq numbers temporary files, unique with the process id.
 	tempSeq atomic.Uint64
+	// noAnonymous is set once the file system turned out to have no
+	// anonymous files (O_TMPFILE): group writes use named temporary files.
+	noAnonymous atomic.Bool
 }
 
 // swapLock is one stripe of Swap's lock: a mutex between goroutines, a
@@ -102,7 +105,7 @@ func (d *Dir) Create(ctx context.Context, key string, data []byte) error {
 		return fmt.Errorf("couldn't write %s: %w", key, err)
 	}
 	defer os.Remove(tmp)
-	created, err := d.link(key, p, tmp, data)
+	created, err := d.link(key, p, namedTemp(tmp), data)
 	if err != nil || !created {
 		return err
 	}
@@ -118,10 +121,10 @@ func (d *Dir) prepare(key string) (string, error) {
 	return p, d.mkdirs(filepath.Dir(p))
 }
 
-// link gives the temporary file tmp the name p if it is free (created),
-// and otherwise checks that the object there holds data.
-func (d *Dir) link(key, p, tmp string, data []byte) (created bool, err error) {
-	err = os.Link(tmp, p)
+// link gives c the name p if it is free (created), and otherwise checks
+// that the object there holds data.
+func (d *Dir) link(key, p string, c content, data []byte) (created bool, err error) {
+	err = c.linkAs(p)
 	if err == nil {
 		return true, nil
 	}
@@ -164,7 +167,7 @@ func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (V
 	if err != nil {
 		return NoVersion, fmt.Errorf("couldn't write %s: %w", key, err)
 	}
-	if err := d.replace(key, p, old, tmp); err != nil {
+	if err := d.replace(key, p, old, namedTemp(tmp)); err != nil {
 		os.Remove(tmp)
 		return NoVersion, err
 	}
@@ -174,9 +177,9 @@ func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (V
 	return digestVersion(data), nil
 }
 
-// replace renames the temporary file tmp over the object at p if the
-// object is still at version old.
-func (d *Dir) replace(key, p string, old Version, tmp string) error {
+// replace gives c the name p, replacing the object there, if the object
+// is still at version old.
+func (d *Dir) replace(key, p string, old Version, c content) error {
 	unlock, err := d.lockForSwap(key)
 	if err != nil {
 		return err
@@ -193,24 +196,55 @@ func (d *Dir) replace(key, p string, old Version, tmp string) error {
 	case digestVersion(current) != old:
 		return fmt.Errorf("%s: %w", key, ErrConflict)
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := c.renameAs(p); err != nil {
 		return fmt.Errorf("couldn't replace %s: %w", key, err)
 	}
 	return nil
 }
 
 // WriteGroup implements GroupWriter in two phases, each ended by one sync
-// of the file system: first every content goes to a temporary file, then
+// of the file system: first every content goes to a file without a name
+// (O_TMPFILE where the system has it, a temporary file otherwise), then
 // every object gets its name (by link or rename, with the checks of
 // Create and Swap). A name only ever points to content already durable,
-// so a crash never leaves a torn object, whichever names survive it.
+// so a crash never leaves a torn object, whichever names survive it. A
+// large group goes in chunks, to bound the files open at once.
 func (d *Dir) WriteGroup(ctx context.Context, ws []Write, concurrency int) ([]Version, error) {
+	versions := make([]Version, len(ws))
+	if len(ws) == 0 {
+		return versions, nil
+	}
+	dirs := map[string]bool{}
+	var err error
+	for lo := 0; lo < len(ws) && err == nil; lo += groupChunk {
+		hi := min(lo+groupChunk, len(ws))
+		err = d.writeChunk(ctx, ws[lo:hi], versions[lo:hi], dirs, concurrency)
+	}
+	// Whatever was named, make it durable: on error too, as the caller
+	// may count on the writes that happened.
+	if serr := d.syncAll(slices.Collect(maps.Keys(dirs))); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, err
+	}
+	return versions, nil
+}
+
+// groupChunk is how many writes of a group have their content open at
+// once.
+const groupChunk = 512
+
+// writeChunk writes the content of ws, syncs the file system, and names
+// every object, setting versions and adding the directories it named in
+// to dirs.
+func (d *Dir) writeChunk(ctx context.Context, ws []Write, versions []Version, dirs map[string]bool, concurrency int) error {
 	paths := make([]string, len(ws))
-	temps := make([]string, len(ws))
+	contents := make([]content, len(ws))
 	defer func() {
-		for _, tmp := range temps {
-			if tmp != "" {
-				os.Remove(tmp) // gone already if renamed into place
+		for _, c := range contents {
+			if c != nil {
+				c.discard()
 			}
 		}
 	}()
@@ -225,22 +259,29 @@ func (d *Dir) WriteGroup(ctx context.Context, ws []Write, concurrency int) ([]Ve
 			if err != nil {
 				return err
 			}
-			tmp, err := d.writeTemp(w.Key, w.Data, false)
+			c, err := d.newContent(w.Key, w.Data)
 			if err != nil {
 				return fmt.Errorf("couldn't write %s: %w", w.Key, err)
 			}
-			paths[i], temps[i] = p, tmp
+			paths[i], contents[i] = p, c
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return err
+	}
+	var temps []string
+	for _, c := range contents {
+		if t, ok := c.(namedTemp); ok {
+			temps = append(temps, string(t))
+		}
 	}
 	if err := d.syncAll(temps); err != nil {
-		return nil, err
+		return err
 	}
-
-	versions := make([]Version, len(ws))
+	for _, p := range paths {
+		dirs[filepath.Dir(p)] = true
+	}
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(max(concurrency, 1))
 	for i, w := range ws {
@@ -249,30 +290,97 @@ func (d *Dir) WriteGroup(ctx context.Context, ws []Write, concurrency int) ([]Ve
 				return err
 			}
 			if !w.Swap {
-				_, err := d.link(w.Key, paths[i], temps[i], w.Data)
+				_, err := d.link(w.Key, paths[i], contents[i], w.Data)
 				return err
 			}
-			if err := d.replace(w.Key, paths[i], w.Old, temps[i]); err != nil {
+			if err := d.replace(w.Key, paths[i], w.Old, contents[i]); err != nil {
 				return err
 			}
 			versions[i] = digestVersion(w.Data)
 			return nil
 		})
 	}
-	err := g.Wait()
-	// Whatever was named, make it durable: on error too, as the caller
-	// may count on the writes that happened.
-	dirs := map[string]bool{}
-	for _, p := range paths {
-		dirs[filepath.Dir(p)] = true
+	return g.Wait()
+}
+
+// content is the bytes of one write in the store's file system, under no
+// object's name yet.
+type content interface {
+	// linkAs gives the content the name p, failing with an error that
+	// wraps fs.ErrExist if the name is taken.
+	linkAs(p string) error
+	// renameAs gives the content the name p, replacing what is there.
+	renameAs(p string) error
+	// discard frees what naming did not use.
+	discard()
+}
+
+// namedTemp is content in a temporary file of the store's hidden .tmp
+// directory.
+type namedTemp string
+
+func (t namedTemp) linkAs(p string) error   { return os.Link(string(t), p) }
+func (t namedTemp) renameAs(p string) error { return os.Rename(string(t), p) }
+func (t namedTemp) discard()                { os.Remove(string(t)) } // gone already if renamed
+
+// anonymousFile is content in a file that has no name at all (O_TMPFILE):
+// it costs no directory entry to write and none to remove, and a crash
+// frees it.
+type anonymousFile struct {
+	d *Dir
+	f *os.File
+}
+
+func (a anonymousFile) linkAs(p string) error { return linkAnonymous(a.f, p) }
+
+// renameAs names the file in .tmp first: only a name can be renamed over
+// another.
+func (a anonymousFile) renameAs(p string) error {
+	tmp, err := a.d.tempName(p)
+	if err != nil {
+		return err
 	}
-	if serr := d.syncAll(slices.Collect(maps.Keys(dirs))); err == nil {
-		err = serr
+	if err := a.linkAs(tmp); err != nil {
+		return err
 	}
+	if err := os.Rename(tmp, p); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+func (a anonymousFile) discard() { a.f.Close() }
+
+// newContent writes data, not synced, to an anonymous file if the file
+// system has them, and to a temporary file otherwise. Either is made in the
+// hidden directory key's temporary files go to: files made at once in one
+// directory (a batch's project indexes) would wait on its lock.
+func (d *Dir) newContent(key string, data []byte) (content, error) {
+	if !d.noAnonymous.Load() {
+		dir, err := d.tempDir(key)
+		if err != nil {
+			return nil, err
+		}
+		f, err := openAnonymous(dir)
+		switch {
+		case err == nil:
+			if _, err := f.Write(data); err != nil {
+				f.Close()
+				return nil, err
+			}
+			return anonymousFile{d, f}, nil
+		case errors.Is(err, errors.ErrUnsupported):
+			d.noAnonymous.Store(true)
+		default:
+			return nil, err
+		}
+	}
+	tmp, err := d.writeTemp(key, data, false)
 	if err != nil {
 		return nil, err
 	}
-	return versions, nil
+	return namedTemp(tmp), nil
 }
 
 // swapLockStripes is how many lock files Swap spreads its keys over:
@@ -446,12 +554,10 @@ const tempShards = 256
 // system, fsynced if durable, in a hidden directory chosen by key, for
 // linking or renaming into place.
 func (d *Dir) writeTemp(key string, data []byte, durable bool) (string, error) {
-	sum := sha256.Sum256([]byte(key))
-	dir := filepath.Join(d.root, ".tmp", fmt.Sprintf("%02d", int(sum[1])%tempShards))
-	if err := d.mkdirs(dir); err != nil {
+	name, err := d.tempName(key)
+	if err != nil {
 		return "", err
 	}
-	name := filepath.Join(dir, fmt.Sprintf("%d-%d", os.Getpid(), d.tempSeq.Add(1)))
 	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return "", err
@@ -468,4 +574,22 @@ func (d *Dir) writeTemp(key string, data []byte, durable bool) (string, error) {
 		return "", err
 	}
 	return f.Name(), nil
+}
+
+// tempDir returns the hidden directory for the temporary files of key,
+// creating it.
+func (d *Dir) tempDir(key string) (string, error) {
+	sum := sha256.Sum256([]byte(key))
+	dir := filepath.Join(d.root, ".tmp", fmt.Sprintf("%02d", int(sum[1])%tempShards))
+	return dir, d.mkdirs(dir)
+}
+
+// tempName returns a new name for a temporary file, unique to this
+// process, in key's temporary directory.
+func (d *Dir) tempName(key string) (string, error) {
+	dir, err := d.tempDir(key)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, fmt.Sprintf("%d-%d", os.Getpid(), d.tempSeq.Add(1))), nil
 }

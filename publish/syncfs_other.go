@@ -8,7 +8,8 @@ import (
 )
 
 // syncAll makes the writes to paths, files or directories in the store,
-// durable, one fsync each (other systems have no syncfs).
+// durable, one fsync each (other systems have no syncfs, and no anonymous
+// files either).
 func (d *Dir) syncAll(paths []string) error {
 	for _, p := range paths {
 		f, err := os.Open(p)

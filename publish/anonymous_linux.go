@@ -1,0 +1,49 @@
+package publish
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// openAnonymous opens a new file without a name (O_TMPFILE) on the file
+// system of dir, for writing. It fails with errors.ErrUnsupported where
+// the file system (or /proc, which naming it needs) has no such files.
+func openAnonymous(dir string) (*os.File, error) {
+	if !haveProcFD() {
+		return nil, errors.ErrUnsupported
+	}
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	for err == syscall.EINTR {
+		fd, err = unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	}
+	switch {
+	case err == syscall.EOPNOTSUPP || err == syscall.EISDIR || err == syscall.EINVAL:
+		return nil, errors.ErrUnsupported
+	case err != nil:
+		return nil, &os.PathError{Op: "open O_TMPFILE", Path: dir, Err: err}
+	}
+	return os.NewFile(uintptr(fd), dir), nil
+}
+
+// haveProcFD reports whether /proc/self/fd is there, to name anonymous
+// files through.
+var haveProcFD = sync.OnceValue(func() bool {
+	_, err := os.Stat("/proc/self/fd")
+	return err == nil
+})
+
+// linkAnonymous gives the file f opened by openAnonymous the name p,
+// failing if p exists. Linking through /proc needs no privilege, unlike
+// AT_EMPTY_PATH.
+func linkAnonymous(f *os.File, p string) error {
+	fdPath := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	if err := unix.Linkat(unix.AT_FDCWD, fdPath, unix.AT_FDCWD, p, unix.AT_SYMLINK_FOLLOW); err != nil {
+		return &os.LinkError{Op: "link", Old: f.Name(), New: p, Err: err}
+	}
+	return nil
+}
