@@ -3,6 +3,7 @@ package publish
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -27,7 +28,7 @@ func openAnonymous(dir string) (*os.File, error) {
 	case err != nil:
 		return nil, &os.PathError{Op: "open O_TMPFILE", Path: dir, Err: err}
 	}
-	return os.NewFile(uintptr(fd), dir), nil
+	return os.NewFile(uintptr(fd), filepath.Join(dir, "(anonymous)")), nil
 }
 
 // haveProcFD reports whether /proc/self/fd is there, to name anonymous
