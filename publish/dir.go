@@ -485,7 +485,8 @@ func (d *Dir) Lock(ctx context.Context, holder string) (func(context.Context) er
 const staleTempAge = time.Hour
 
 // removeStaleTemps removes the temporary files that crashed writers left
-// behind (a group write killed mid-way can leave thousands). It is done on
+// behind (thousands, from a group write killed mid-way where the system
+// has no anonymous files). It is done on
 // taking the lease, which only a sequencer starting does; a failure only
 // leaves them for the next time.
 func (d *Dir) removeStaleTemps() {
