@@ -18,9 +18,13 @@ func openAnonymous(dir string) (*os.File, error) {
 	if !haveProcFD() {
 		return nil, errors.ErrUnsupported
 	}
-	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-	for err == syscall.EINTR {
+	var fd int
+	var err error
+	for {
 		fd, err = unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+		if err != syscall.EINTR {
+			break
+		}
 	}
 	switch {
 	case err == syscall.EOPNOTSUPP || err == syscall.EISDIR || err == syscall.EINVAL:
