@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -103,5 +104,24 @@ func Acknowledge(ctx context.Context, store publish.Store, a *StoredAlarm, now t
 		return fmt.Errorf("couldn't acknowledge alarm %s: %w", a.key, err)
 	}
 	a.version = v
+	return nil
+}
+
+// RaiseAlarm records an alarm in the store, once per filename, served
+// digest and kind (a second raise keeps the first record), and logs it at
+// ERROR.
+func (s *Sequencer) RaiseAlarm(ctx context.Context, a Alarm) error {
+	s.log.Error("ALARM: "+a.Reason,
+		"project", a.Project, "filename", a.Filename, "leaf", a.Leaf,
+		"logged_sha256", a.LoggedSHA256, "logged_size", a.LoggedSize,
+		"served_sha256", a.ServedSHA256, "served_size", a.ServedSize)
+	data, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = s.cfg.Store.Swap(ctx, a.key(), publish.NoVersion, append(data, '\n'))
+	if err != nil && !errors.Is(err, publish.ErrConflict) {
+		return fmt.Errorf("couldn't record alarm for %s: %w", a.Filename, err)
+	}
 	return nil
 }

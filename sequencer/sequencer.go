@@ -542,25 +542,6 @@ func extendIndex(x tiles.Index, b *stagedBatch, added []tiles.IndexLine) (tiles.
 	return x, nil
 }
 
-// RaiseAlarm records an alarm in the store, once per filename, served
-// digest and kind (a second raise keeps the first record), and logs it at
-// ERROR.
-func (s *Sequencer) RaiseAlarm(ctx context.Context, a Alarm) error {
-	s.log.Error("ALARM: "+a.Reason,
-		"project", a.Project, "filename", a.Filename, "leaf", a.Leaf,
-		"logged_sha256", a.LoggedSHA256, "logged_size", a.LoggedSize,
-		"served_sha256", a.ServedSHA256, "served_size", a.ServedSize)
-	data, err := json.MarshalIndent(a, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = s.cfg.Store.Swap(ctx, a.key(), publish.NoVersion, append(data, '\n'))
-	if err != nil && !errors.Is(err, publish.ErrConflict) {
-		return fmt.Errorf("couldn't record alarm for %s: %w", a.Filename, err)
-	}
-	return nil
-}
-
 // Logged returns the logged files of projects, by filename, as their
 // indexes say (all of them, since indexes are complete whenever no batch is
 // staged).
