@@ -18,6 +18,20 @@ import (
 // digest and reason.
 const AlarmPrefix = "alarms/"
 
+// Alarm codes: stable names of the kinds of alarm, which alarms are keyed
+// and branched on (the reasons are prose, and may be reworded).
+const (
+	// AlarmChangedFile: a filename the log holds is served with another
+	// sha256 or size.
+	AlarmChangedFile = "changed-file"
+	// AlarmInvalidAttestation: an attestation served for a new file does
+	// not verify.
+	AlarmInvalidAttestation = "invalid-attestation"
+	// AlarmOtherProject: a filename the log holds under one project is
+	// served under another.
+	AlarmOtherProject = "filename-of-other-project"
+)
+
 // Alarm reasons.
 const (
 	// ReasonChangedFile: a filename the log holds is served with another
@@ -27,10 +41,19 @@ const (
 	// for a new file that does not verify. The file is logged without a
 	// publisher.
 	ReasonInvalidAttestation = "the index serves an attestation that does not verify; logged without publisher"
+	// ReasonOtherProject: a filename the log holds under one project is
+	// served under another. PyPI never reuses a filename, so the log must
+	// not either.
+	ReasonOtherProject = "the source serves a logged file under another project; not appended"
 )
 
 // Alarm is a record that contradicts the log or can't be trusted.
 type Alarm struct {
+	// Code is the kind of alarm (AlarmChangedFile, ...).
+	Code string `json:"code"`
+	// LoggedProject is the project the log holds the file under, for
+	// AlarmOtherProject.
+	LoggedProject string `json:"logged_project,omitempty"`
 	// Reason says what is wrong (ReasonChangedFile, ...).
 	Reason string `json:"reason"`
 	// Project is the normalized project name.
@@ -55,7 +78,7 @@ type Alarm struct {
 }
 
 func (a Alarm) key() string {
-	sum := sha256.Sum256([]byte(a.Reason + "\n" + a.Filename + "\n" + a.ServedSHA256))
+	sum := sha256.Sum256([]byte(a.Code + "\n" + a.Filename + "\n" + a.ServedSHA256))
 	return AlarmPrefix + hex.EncodeToString(sum[:16]) + ".json"
 }
 

@@ -319,7 +319,7 @@ func (s *Sequencer) dedupe(ctx context.Context, sorted []Record) (Result, []Reco
 				LoggedSHA256: hex.EncodeToString(old.SHA256[:]), LoggedSize: old.Size,
 				ServedSHA256: r.SHA256, ServedSize: r.Size,
 				Detected: s.cfg.Now().UTC().Format(time.RFC3339),
-				Reason:   ReasonChangedFile,
+				Code:     AlarmChangedFile, Reason: ReasonChangedFile,
 			}
 			if err := s.RaiseAlarm(ctx, a); err != nil {
 				return res, nil, err

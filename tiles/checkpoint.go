@@ -11,6 +11,14 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
+// MaxTreeSize bounds the tree size a checkpoint or an index may claim:
+// 2^40 entries, some 60,000 times PyPI's 17 million files. A larger size
+// is refused when parsing, before anything is allocated or computed from
+// it: x/mod's tlog loops without end on sizes above 2^62, and a log that
+// misbehaves must not make a client spin or allocate in proportion to a
+// number it made up.
+const MaxTreeSize = 1 << 40
+
 // Checkpoint is the signed body of a C2SP tlog-checkpoint.
 type Checkpoint struct {
 	// Origin names the log; it is also the name of the log's note key.
@@ -53,7 +61,7 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 		return c, err
 	}
 	n, err := parseDecimal(lines[1])
-	if err != nil {
+	if err != nil || n > MaxTreeSize {
 		return c, malformed("checkpoint tree size %q", lines[1])
 	}
 	h, err := base64.StdEncoding.Strict().DecodeString(lines[2])

@@ -48,7 +48,7 @@ func TestFormatCheckpoint(t *testing.T) {
 		{"empty tree", Checkpoint{Origin: testOrigin}, testOrigin + "\n0\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"},
 		{"size 1", Checkpoint{Origin: testOrigin, Tree: tlog.Tree{N: 1, Hash: testHash}}, testOrigin + "\n1\n" + testHashBase64 + "\n"},
 		{"size 1234567", Checkpoint{Origin: "example.com", Tree: tlog.Tree{N: 1234567, Hash: testHash}}, "example.com\n1234567\n" + testHashBase64 + "\n"},
-		{"largest size", Checkpoint{Origin: testOrigin, Tree: tlog.Tree{N: 1<<63 - 1, Hash: testHash}}, testOrigin + "\n9223372036854775807\n" + testHashBase64 + "\n"},
+		{"largest size", Checkpoint{Origin: testOrigin, Tree: tlog.Tree{N: MaxTreeSize, Hash: testHash}}, testOrigin + "\n1099511627776\n" + testHashBase64 + "\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,6 +99,9 @@ func TestParseCheckpointRejects(t *testing.T) {
 		{"size hex", withSize("0x5")},
 		{"size with underscore", withSize("1_000")},
 		{"size overflows int64", withSize("9223372036854775808")},
+		{"size above MaxTreeSize", withSize("1099511627777")},
+		{"size 2^62", withSize("4611686018427387904")},
+		{"largest int64 size", withSize("9223372036854775807")},
 		{"size not a number", withSize("five")},
 		{"size with CR", withSize("5\r")},
 		{"hash not base64", withHash("!!!!")},

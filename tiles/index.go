@@ -95,8 +95,8 @@ func FormatIndex(x Index) ([]byte, error) {
 	if !IsNormalizedProject(x.Project) {
 		return nil, malformed("project %q is not normalized", x.Project)
 	}
-	if x.TreeSize < 0 {
-		return nil, malformed("negative tree size %d", x.TreeSize)
+	if x.TreeSize < 0 || x.TreeSize > MaxTreeSize {
+		return nil, malformed("tree size %d", x.TreeSize)
 	}
 	// Appends, not fmt: the sequencer formats an index for every project
 	// of every batch. A line is about 150 bytes.
@@ -149,7 +149,7 @@ func ParseIndex(text string) (Index, error) {
 	x.Project = project
 	size, ok := strings.CutPrefix(lines[2], "size ")
 	n, err := parseDecimal(size)
-	if !ok || err != nil {
+	if !ok || err != nil || n > MaxTreeSize {
 		return x, malformed("index line 3 %q is not \"size <tree size>\"", lines[2])
 	}
 	x.TreeSize = n

@@ -102,7 +102,7 @@ func reportIngest(g *globals, sum ingest.Summary, err error, elapsed time.Durati
 
 func printAlarms(g *globals, alarms []sequencer.Alarm) {
 	for _, a := range alarms {
-		if a.Reason == sequencer.ReasonChangedFile {
+		if a.Code == sequencer.AlarmChangedFile {
 			fmt.Fprintf(g.stderr, "ALARM: %s (%s): logged at leaf %d as sha256:%s size %d, now sha256:%s size %d\n",
 				a.Filename, a.Project, a.Leaf, a.LoggedSHA256, a.LoggedSize, a.ServedSHA256, a.ServedSize)
 		} else {

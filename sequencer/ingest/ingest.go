@@ -256,7 +256,7 @@ func toRecords(ctx context.Context, cfg Config, seq *sequencer.Sequencer, files 
 			attested++
 		case failures[i] != nil:
 			alarm := sequencer.Alarm{
-				Reason: sequencer.ReasonInvalidAttestation, Project: f.Project, Filename: f.Filename, Leaf: -1,
+				Code: sequencer.AlarmInvalidAttestation, Reason: sequencer.ReasonInvalidAttestation, Project: f.Project, Filename: f.Filename, Leaf: -1,
 				ServedSHA256: records[i].SHA256, ServedSize: f.Size, Detail: failures[i].Error(),
 				Detected: time.Now().UTC().Format(time.RFC3339),
 			}
