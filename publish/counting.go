@@ -5,12 +5,14 @@ import (
 	"sync/atomic"
 )
 
-// Counting wraps a Store and counts successful writes, for benchmarks and
-// reports of what a batch costs.
+// Counting wraps a Store and counts successful writes and reads (of
+// objects that exist or not), for benchmarks and reports of what a batch
+// costs.
 type Counting struct {
 	Store
 	objects atomic.Int64
 	bytes   atomic.Int64
+	reads   atomic.Int64
 }
 
 var _ GroupWriter = (*Counting)(nil)
@@ -18,6 +20,14 @@ var _ GroupWriter = (*Counting)(nil)
 // Written returns the objects and bytes written so far.
 func (c *Counting) Written() (objects, bytes int64) {
 	return c.objects.Load(), c.bytes.Load()
+}
+
+// Reads returns how many objects were read so far.
+func (c *Counting) Reads() int64 { return c.reads.Load() }
+
+func (c *Counting) Read(ctx context.Context, key string) ([]byte, Version, error) {
+	c.reads.Add(1)
+	return c.Store.Read(ctx, key)
 }
 
 func (c *Counting) count(data []byte) {

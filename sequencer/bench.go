@@ -35,6 +35,8 @@ type BenchResult struct {
 	Elapsed          time.Duration
 	// Objects and Bytes written to the store.
 	Objects, Bytes int64
+	// Reads counts the objects read from the store (existing or not).
+	Reads int64
 }
 
 // Add adds another run's cost to r.
@@ -44,6 +46,7 @@ func (r *BenchResult) Add(o BenchResult) {
 	r.Elapsed += o.Elapsed
 	r.Objects += o.Objects
 	r.Bytes += o.Bytes
+	r.Reads += o.Reads
 }
 
 // EntriesPerSecond is the append rate.
@@ -81,5 +84,6 @@ func Bench(ctx context.Context, store publish.Store, key string, batchSize, tota
 		res.Batches++
 	}
 	res.Objects, res.Bytes = counting.Written()
+	res.Reads = counting.Reads()
 	return res, nil
 }

@@ -5,21 +5,28 @@
 //
 // One batch goes through these steps, in this order (DESIGN.md):
 //
-//  1. dedupe: records whose filename the log holds with the same sha256
-//     and size are dropped; with another sha256 or size they raise an
-//     alarm and are not appended;
+//  1. dedupe: records whose filename the log holds with the same project,
+//     sha256 and size are dropped; under another project, or with another
+//     sha256 or size, they raise an alarm and are not appended;
 //  2. stage: the ordered new records, the tree size they start from and
 //     the source cursor are fixed in the state object by compare-and-swap.
 //     A sequencer that loses this race has written nothing;
 //  3. entry bundles and hash tiles (create-only objects);
-//  4. checkpoint (compare-and-swap);
-//  5. project indexes (compare-and-swap);
+//  4. project indexes, project list shards and filename notes
+//     (compare-and-swap), so that every leaf of a published checkpoint is
+//     in an index;
+//  5. checkpoint (compare-and-swap);
 //  6. state: the batch is done, the cursor advances.
 //
 // Everything written in steps 3–5 is a pure function of the tree before
 // the batch and of the staged records, so a run that crashed anywhere is
 // finished by the next one (Open) replaying the staged batch: it rewrites
 // byte-identical objects, loses nothing and appends nothing twice.
+//
+// The sequencer also owns the log's rules: a filename is logged once,
+// under one project, and alarms are reported by every run until a human
+// acknowledges them. Objects it depends on that are missing or damaged
+// stop it (ErrStoreDamaged) rather than be appended around.
 package sequencer
 
 import (
@@ -30,9 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"slices"
-	"sync"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -77,14 +82,9 @@ type Sequencer struct {
 	st       *state
 	stVer    publish.Version
 
-	// indexes holds the project indexes read or written during one batch
-	// (from Logged to the end of Append), so that each is read and its
-	// signature checked once, not once each for the source's lookup, the
-	// dedupe and the update. Cleared after every batch, so memory stays
-	// bounded by a batch; the compare-and-swap of every index write still
-	// catches a stale entry.
-	indexMu sync.Mutex
-	indexes map[string]projectIndex
+	// batch caches the signed mutable objects read during one batch
+	// (from Logged to the end of Append).
+	batch batchObjects
 }
 
 // Result describes one Append.
@@ -150,11 +150,16 @@ func (s *Sequencer) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if v == publish.NoVersion {
+		if st, v, err = s.rebuildState(ctx); err != nil {
+			return err
+		}
+	}
 	s.st, s.stVer = st, v
 	if st.Staged != nil {
 		s.log.Warn("finishing a batch an earlier run left half-done",
 			"start", st.Staged.Start, "entries", len(st.Staged.Records))
-		defer s.forgetIndexes()
+		defer s.batch.forget()
 		return s.finish(ctx, st.Staged, nil)
 	}
 	tree, _, err := s.readCheckpoint(ctx)
@@ -165,6 +170,38 @@ func (s *Sequencer) open(ctx context.Context) error {
 		return fmt.Errorf("%w: checkpoint has size %d, sequencer state says %d and stages no batch", ErrInconsistent, tree.N, st.TreeSize)
 	}
 	return nil
+}
+
+// rebuildState returns the state of a store that has none: empty for a
+// new log; for a log whose state was lost, rebuilt from the checkpoint
+// (the indexes are written before it, so they cover it). The source's
+// cursor can't be rebuilt: the next run reads the source again from the
+// start, deduped against the log. A store holding entries beyond the
+// checkpoint lost a staged batch with its state; appending after the
+// checkpoint would collide with that batch's tiles, so it is refused.
+func (s *Sequencer) rebuildState(ctx context.Context) (*state, publish.Version, error) {
+	tree, _, err := s.readCheckpoint(ctx)
+	if err != nil || tree.N == 0 {
+		return &state{}, publish.NoVersion, err
+	}
+	bundles, err := s.cfg.Store.List(ctx, tiles.TilePrefix+"entries/")
+	if err != nil {
+		return nil, publish.NoVersion, fmt.Errorf("couldn't list entry bundles: %w", err)
+	}
+	for _, key := range bundles {
+		if t, err := tiles.ParseTilePath(key); err == nil && t.N*tiles.TileWidth+int64(t.W) > tree.N {
+			return nil, publish.NoVersion, fmt.Errorf("%w: %s is missing, and %s holds entries beyond the checkpoint's size %d (a staged batch was lost with the state): restore %s from a backup",
+				ErrStoreDamaged, StateKey, key, tree.N, StateKey)
+		}
+	}
+	st := &state{TreeSize: tree.N}
+	v, err := swapState(ctx, s.cfg.Store, publish.NoVersion, st)
+	if err != nil {
+		return nil, v, err
+	}
+	s.log.Warn("the sequencer state was missing: rebuilt it from the checkpoint; the source's position is lost, so the next run reads the source from the start, deduped against the log",
+		"key", StateKey, "size", tree.N)
+	return st, v, nil
 }
 
 // Close releases the lease.
@@ -207,7 +244,7 @@ func (s *Sequencer) readCheckpoint(ctx context.Context) (tlog.Tree, publish.Vers
 	}
 	c, _, err := tiles.OpenCheckpoint(data, s.verifier)
 	if err != nil {
-		return tlog.Tree{}, v, fmt.Errorf("%w: stored checkpoint doesn't verify: %v", tiles.ErrVerification, err)
+		return tlog.Tree{}, v, fmt.Errorf("%w: %s does not verify: %v", ErrStoreDamaged, tiles.CheckpointKey, err)
 	}
 	return c.Tree, v, nil
 }
@@ -216,7 +253,7 @@ func (s *Sequencer) readCheckpoint(ctx context.Context) (tlog.Tree, publish.Vers
 // stores cursor as the source's position. Records must be valid (see
 // Record.Check). It returns ErrBusy if another sequencer won the race.
 func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.RawMessage) (Result, error) {
-	defer s.forgetIndexes()
+	defer s.batch.forget()
 	for i := range records {
 		if err := records[i].Check(); err != nil {
 			return Result{}, fmt.Errorf("record %d: %w", i, err)
@@ -291,14 +328,11 @@ func sortRecords(records []Record) []Record {
 }
 
 // dedupe splits sorted records into new ones and the rest, raising alarms
-// for those that contradict the log or an earlier record of the batch.
+// for those that contradict the log or an earlier record of the batch. A
+// filename is logged once, under one project: PyPI never reuses one.
 func (s *Sequencer) dedupe(ctx context.Context, sorted []Record) (Result, []Record, error) {
 	var res Result
-	projects := make([]string, len(sorted))
-	for i, r := range sorted {
-		projects[i] = r.Project
-	}
-	logged, err := s.Logged(ctx, projects)
+	logged, err := s.loggedFiles(ctx, sorted)
 	if err != nil {
 		return res, nil, err
 	}
@@ -306,92 +340,32 @@ func (s *Sequencer) dedupe(ctx context.Context, sorted []Record) (Result, []Reco
 	for _, r := range sorted {
 		digest, _ := tiles.ParseHexDigest(r.SHA256)
 		old, ok := logged[r.Filename]
-		switch {
-		case !ok:
+		if !ok {
 			line := tiles.IndexLine{Leaf: s.st.TreeSize + int64(len(fresh)), Filename: r.Filename, SHA256: digest, Size: r.Size}
-			logged[r.Filename] = line
+			logged[r.Filename] = loggedFile{line, r.Project}
 			fresh = append(fresh, r)
-		case old.SHA256 == digest && old.Size == r.Size:
-			res.Duplicates++
-		default:
-			a := Alarm{
-				Project: r.Project, Filename: r.Filename, Leaf: old.Leaf,
-				LoggedSHA256: hex.EncodeToString(old.SHA256[:]), LoggedSize: old.Size,
-				ServedSHA256: r.SHA256, ServedSize: r.Size,
-				Detected: s.cfg.Now().UTC().Format(time.RFC3339),
-				Code:     AlarmChangedFile, Reason: ReasonChangedFile,
-			}
-			if err := s.RaiseAlarm(ctx, a); err != nil {
-				return res, nil, err
-			}
-			res.Alarms = append(res.Alarms, a)
+			continue
 		}
+		if old.project == r.Project && old.SHA256 == digest && old.Size == r.Size {
+			res.Duplicates++
+			continue
+		}
+		a := Alarm{
+			Code: AlarmChangedFile, Reason: ReasonChangedFile,
+			Project: r.Project, Filename: r.Filename, Leaf: old.Leaf,
+			LoggedSHA256: hex.EncodeToString(old.SHA256[:]), LoggedSize: old.Size,
+			ServedSHA256: r.SHA256, ServedSize: r.Size,
+			Detected: s.cfg.Now().UTC().Format(time.RFC3339),
+		}
+		if old.project != r.Project {
+			a.Code, a.Reason, a.LoggedProject = AlarmOtherProject, ReasonOtherProject, old.project
+		}
+		if err := s.RaiseAlarm(ctx, a); err != nil {
+			return res, nil, err
+		}
+		res.Alarms = append(res.Alarms, a)
 	}
 	return res, fresh, nil
-}
-
-type projectIndex struct {
-	index   tiles.Index
-	version publish.Version
-}
-
-// readIndexes reads the indexes of projects in parallel.
-func (s *Sequencer) readIndexes(ctx context.Context, projects map[string]bool) (map[string]projectIndex, error) {
-	out := make(map[string]projectIndex, len(projects))
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s.cfg.Concurrency)
-	for p := range projects {
-		g.Go(func() error {
-			x, v, err := s.readIndex(gctx, p)
-			if err != nil {
-				return err
-			}
-			mu.Lock()
-			out[p] = projectIndex{x, v}
-			mu.Unlock()
-			return nil
-		})
-	}
-	return out, g.Wait()
-}
-
-func (s *Sequencer) readIndex(ctx context.Context, project string) (tiles.Index, publish.Version, error) {
-	s.indexMu.Lock()
-	cached, ok := s.indexes[project]
-	s.indexMu.Unlock()
-	if ok {
-		return cached.index, cached.version, nil
-	}
-	data, v, err := s.cfg.Store.Read(ctx, tiles.IndexKey(project))
-	x := tiles.Index{Origin: s.signer.Name(), Project: project}
-	switch {
-	case errors.Is(err, publish.ErrNotExist):
-		v = publish.NoVersion
-	case err != nil:
-		return tiles.Index{}, v, fmt.Errorf("couldn't read index of %s: %w", project, err)
-	default:
-		if x, err = tiles.OpenIndex(data, s.verifier, project); err != nil {
-			return tiles.Index{}, v, fmt.Errorf("%w: stored index of %s: %v", tiles.ErrVerification, project, err)
-		}
-	}
-	s.rememberIndex(project, x, v)
-	return x, v, nil
-}
-
-func (s *Sequencer) rememberIndex(project string, x tiles.Index, v publish.Version) {
-	s.indexMu.Lock()
-	defer s.indexMu.Unlock()
-	if s.indexes == nil {
-		s.indexes = map[string]projectIndex{}
-	}
-	s.indexes[project] = projectIndex{x, v}
-}
-
-func (s *Sequencer) forgetIndexes() {
-	s.indexMu.Lock()
-	defer s.indexMu.Unlock()
-	s.indexes = nil
 }
 
 // finish writes everything of batch b that may be missing, then marks it
@@ -443,14 +417,19 @@ func (s *Sequencer) finish(ctx context.Context, b *stagedBatch, stage func() err
 		if err := s.writeTiles(ctx, tileWrites, b); err != nil {
 			return err
 		}
+	}
+	// The indexes before the checkpoint: every leaf of a published
+	// checkpoint is in an index at every moment, and a replay finds them
+	// written already.
+	if err := s.writeIndexes(ctx, indexWrites, b.end()); err != nil {
+		return err
+	}
+	if tree.N == b.Start {
 		if err := s.publishCheckpoint(ctx, cpVer, newTree); err != nil {
 			return err
 		}
 	} else {
 		s.log.Info("checkpoint of staged batch already published", "size", tree.N)
-	}
-	if err := s.writeIndexes(ctx, indexWrites, b.end()); err != nil {
-		return err
 	}
 	done := &state{TreeSize: b.end(), Cursor: b.Cursor}
 	v, err := swapState(ctx, s.cfg.Store, s.stVer, done)
@@ -477,71 +456,6 @@ func (s *Sequencer) publishCheckpoint(ctx context.Context, old publish.Version, 
 	return nil
 }
 
-// prepareIndexes brings the index of every project of the batch to the
-// batch's end (lines before the batch kept, the batch's lines added) and
-// signs it, as writes of one group. Replaying it after a crash gives the
-// same indexes.
-func (s *Sequencer) prepareIndexes(ctx context.Context, b *stagedBatch) ([]publish.Write, error) {
-	lines := map[string][]tiles.IndexLine{}
-	for i, r := range b.Records {
-		digest, _ := tiles.ParseHexDigest(r.SHA256)
-		lines[r.Project] = append(lines[r.Project], tiles.IndexLine{
-			Leaf: b.Start + int64(i), Filename: r.Filename, SHA256: digest, Size: r.Size, UploadTime: r.UploadTime,
-		})
-	}
-	projects := slices.Sorted(maps.Keys(lines))
-	writes := make([]publish.Write, len(projects))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s.cfg.Concurrency)
-	for i, project := range projects {
-		g.Go(func() error {
-			x, v, err := s.readIndex(gctx, project)
-			if err != nil {
-				return err
-			}
-			if x, err = extendIndex(x, b, lines[project]); err != nil {
-				return err
-			}
-			signed, err := tiles.SignIndex(x, s.signer)
-			if err != nil {
-				return fmt.Errorf("couldn't sign index of %s: %w", project, err)
-			}
-			writes[i] = publish.Write{Key: tiles.IndexKey(project), Data: signed, Swap: true, Old: v}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return writes, nil
-}
-
-// writeIndexes writes the prepared indexes of a batch as one group, all
-// of them durable before the state marks the batch done.
-func (s *Sequencer) writeIndexes(ctx context.Context, writes []publish.Write, size int64) error {
-	if _, err := publish.WriteAll(ctx, s.cfg.Store, writes, s.cfg.Concurrency); err != nil {
-		if errors.Is(err, publish.ErrConflict) {
-			return fmt.Errorf("%w: a project index changed under us: %v", publish.ErrBusy, err)
-		}
-		return fmt.Errorf("couldn't publish project indexes: %w", err)
-	}
-	s.log.Info("project indexes published", "projects", len(writes), "size", size)
-	return nil
-}
-
-// extendIndex returns index x brought to the end of batch b: its lines
-// before the batch kept, the batch's lines added.
-func extendIndex(x tiles.Index, b *stagedBatch, added []tiles.IndexLine) (tiles.Index, error) {
-	if x.TreeSize > b.end() {
-		return x, fmt.Errorf("%w: index of %s covers size %d, beyond the batch end %d", ErrInconsistent, x.Project, x.TreeSize, b.end())
-	}
-	// A copy: the lines read may be shared with the batch's cache.
-	kept := slices.DeleteFunc(slices.Clone(x.Lines), func(l tiles.IndexLine) bool { return l.Leaf >= b.Start })
-	x.Lines = append(kept, added...)
-	x.TreeSize = b.end()
-	return x, nil
-}
-
 // Logged returns the logged files of projects, by filename, as their
 // indexes say (all of them, since indexes are complete whenever no batch is
 // staged).
@@ -550,17 +464,17 @@ func (s *Sequencer) Logged(ctx context.Context, projects []string) (map[string]t
 	for _, p := range projects {
 		set[p] = true
 	}
-	indexes, err := s.readIndexes(ctx, set)
+	indexes, err := readEach(ctx, s, set, s.readIndex)
 	if err != nil {
 		return nil, err
 	}
-	n := len(projects) // room for a batch's new files too
+	n := 0
 	for _, x := range indexes {
-		n += len(x.index.Lines)
+		n += len(x.value.Lines)
 	}
 	logged := make(map[string]tiles.IndexLine, n)
 	for _, x := range indexes {
-		for _, l := range x.index.Lines {
+		for _, l := range x.value.Lines {
 			logged[l.Filename] = l
 		}
 	}

@@ -155,7 +155,7 @@ func readState(ctx context.Context, store publish.Store) (*state, publish.Versio
 	}
 	st, err := parseState(data)
 	if err != nil {
-		return nil, v, fmt.Errorf("couldn't parse sequencer state %s: %w", StateKey, err)
+		return nil, v, fmt.Errorf("%w: %s doesn't parse (delete it to rebuild it from the log): %v", ErrStoreDamaged, StateKey, err)
 	}
 	return st, v, nil
 }

@@ -2,6 +2,7 @@ package sequencer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 
@@ -25,8 +26,11 @@ func (r storeTileReader) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(ts))
 	for i, t := range ts {
 		data, _, err := r.store.Read(r.ctx, tiles.TilePath(t))
+		if errors.Is(err, publish.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s is missing", ErrStoreDamaged, tiles.TilePath(t))
+		}
 		if err != nil {
-			return nil, fmt.Errorf("couldn't read tile: %w", err)
+			return nil, storeReadError{fmt.Errorf("couldn't read tile: %w", err)}
 		}
 		out[i] = data
 	}
@@ -34,6 +38,22 @@ func (r storeTileReader) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
 }
 
 func (r storeTileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// storeReadError is a failure to read a tile from the store, as opposed to
+// a tile that was read but does not verify.
+type storeReadError struct{ error }
+
+func (e storeReadError) Unwrap() error { return e.error }
+
+// damagedUnlessRead classifies an error of tlog computing hashes from
+// the store's tiles: a tile that was read but did not verify against the
+// stored checkpoint is damage, a failure to read it is not.
+func damagedUnlessRead(err error) error {
+	if errors.As(err, new(storeReadError)) || errors.Is(err, ErrStoreDamaged) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrStoreDamaged, err)
+}
 
 // treeHashes serves the stored hashes of the tree after a batch: those of
 // the old tree from its tiles (verified against the old checkpoint, read
@@ -91,13 +111,13 @@ func (s *Sequencer) buildTiles(ctx context.Context, oldTree tlog.Tree, b *staged
 	for i := range entries {
 		stored, err := tlog.StoredHashesForRecordHash(start+int64(i), leafHashes[i], hashes)
 		if err != nil {
-			return nil, tlog.Tree{}, fmt.Errorf("couldn't compute tree hashes: %w", err)
+			return nil, tlog.Tree{}, fmt.Errorf("couldn't compute tree hashes: %w", damagedUnlessRead(err))
 		}
 		hashes.added = append(hashes.added, stored...)
 	}
 	root, err := tlog.TreeHash(end, hashes)
 	if err != nil {
-		return nil, tlog.Tree{}, fmt.Errorf("couldn't compute tree hash: %w", err)
+		return nil, tlog.Tree{}, fmt.Errorf("couldn't compute tree hash: %w", damagedUnlessRead(err))
 	}
 
 	// The bundle the batch extends starts with entries of the old tree.
@@ -156,12 +176,15 @@ func (s *Sequencer) writeTiles(ctx context.Context, writes []publish.Write, b *s
 func (s *Sequencer) readBundle(ctx context.Context, t tlog.Tile, hashes tlog.HashReader) ([][]byte, error) {
 	key := tiles.TilePath(t)
 	data, _, err := s.cfg.Store.Read(ctx, key)
+	if errors.Is(err, publish.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s is missing", ErrStoreDamaged, key)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read %s: %w", key, err)
 	}
 	entries, err := tiles.ParseBundle(data, t.W)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", tiles.ErrVerification, key, err)
+		return nil, fmt.Errorf("%w: %s: %v", ErrStoreDamaged, key, err)
 	}
 	indexes := make([]int64, t.W)
 	for i := range indexes {
@@ -173,7 +196,7 @@ func (s *Sequencer) readBundle(ctx context.Context, t tlog.Tile, hashes tlog.Has
 	}
 	for i, e := range entries {
 		if tlog.RecordHash(e) != want[i] {
-			return nil, fmt.Errorf("%w: %s: entry %d does not match the hash tile", tiles.ErrVerification, key, i)
+			return nil, fmt.Errorf("%w: %s: entry %d does not match the hash tile", ErrStoreDamaged, key, i)
 		}
 	}
 	return entries, nil

@@ -57,8 +57,8 @@ PyPI would take at that rate.`,
 			fmt.Fprintf(g.stdout, "machine: %s/%s, %d CPUs, %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version())
 			fmt.Fprintf(g.stdout, "appended %d entries in %d batches of %d in %s\n", res.Entries, res.Batches, batch, res.Elapsed.Round(time.Millisecond))
 			fmt.Fprintf(g.stdout, "rate: %.0f entries/s\n", rate)
-			fmt.Fprintf(g.stdout, "written: %.1f bytes/entry, %.1f objects/batch\n",
-				float64(res.Bytes)/float64(res.Entries), float64(res.Objects)/float64(res.Batches))
+			fmt.Fprintf(g.stdout, "written: %.1f bytes/entry, %.1f objects/batch; read: %.1f objects/batch\n",
+				float64(res.Bytes)/float64(res.Entries), float64(res.Objects)/float64(res.Batches), float64(res.Reads)/float64(res.Batches))
 			fmt.Fprintf(g.stdout, "a log of %d files at this rate: %s\n", pypiFiles,
 				(time.Duration(float64(pypiFiles)/rate) * time.Second).Round(time.Second))
 			return nil
