@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -121,11 +120,18 @@ func ParseFile(path string, format Format) ([]Artifact, error) {
 	if format == Requirements {
 		return parseRequirementsFile(path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := readRegularFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read lockfile: %w", err)
 	}
-	return Parse(path, data, format)
+	artifacts, err := Parse(path, data, format)
+	if err != nil && isLinkOut(path) {
+		// A lockfile that is a symbolic link out of its directory (to a
+		// secret, in a pull request checked in CI): its content is not
+		// shown.
+		return nil, hideContent(path, err)
+	}
+	return artifacts, err
 }
 
 // Parse reads a lockfile held in memory; name is used in errors and in

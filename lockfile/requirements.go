@@ -2,8 +2,8 @@ package lockfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -49,7 +49,18 @@ type requirementsParser struct {
 	readFile  func(string) ([]byte, error) // nil: includes are an error
 	including []string                     // the files being read, outermost first, as absolute paths
 	names     []string                     // the same, as named to the user
-	read      map[string]bool              // absolute paths already read
+	outside   []bool                       // the same: whether the file is outside dir (see hidden)
+	// dir is the real path of the lockfile's directory; "" when the
+	// lockfile is not read from disk. The content of a file outside it
+	// (an include of /etc/passwd, of a secret, through a symbolic link
+	// too) is never shown: an error there names the file and line only,
+	// and the lines without a hash it gives are not named.
+	dir string
+	// hidden are the index locations given only in files outside dir,
+	// each with where it was given, to show instead of it.
+	hidden    map[string]string
+	visible   map[string]bool // index locations given in files within dir
+	read      map[string]bool // absolute paths already read
 	artifacts []Artifact
 
 	indexURL     string   // the last --index-url; "" is pip's default, PyPI
@@ -66,7 +77,7 @@ func parseRequirements(name string, data []byte) ([]Artifact, error) {
 }
 
 func parseRequirementsFile(path string) ([]Artifact, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegularFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read lockfile: %w", err)
 	}
@@ -74,7 +85,7 @@ func parseRequirementsFile(path string) ([]Artifact, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't read lockfile: %w", err)
 	}
-	p := &requirementsParser{readFile: os.ReadFile, read: map[string]bool{}}
+	p := &requirementsParser{readFile: readRegularFile, read: map[string]bool{}, dir: realDir(abs)}
 	if err := p.parse(path, abs, data); err != nil {
 		return nil, err
 	}
@@ -90,7 +101,7 @@ func (p *requirementsParser) finish() []Artifact {
 	case p.noIndex:
 		skip = "--no-index: files come from --find-links, not PyPI"
 	case p.indexURL != "" && !isPyPIIndex(p.indexURL) && !p.hasPyPIExtraIndex():
-		skip = notPyPIIndex(p.indexURL)
+		skip = notPyPIIndex(p.show(p.indexURL))
 	default:
 		others := p.otherSources
 		if p.indexURL != "" && !isPyPIIndex(p.indexURL) {
@@ -99,7 +110,7 @@ func (p *requirementsParser) finish() []Artifact {
 		var notPyPI []string
 		for _, source := range others {
 			if !isPyPIIndex(source) {
-				notPyPI = append(notPyPI, source)
+				notPyPI = append(notPyPI, p.show(source))
 			}
 		}
 		if len(notPyPI) > 0 {
@@ -119,6 +130,40 @@ func (p *requirementsParser) finish() []Artifact {
 	return p.artifacts
 }
 
+// show returns an index location as it may be shown: itself, or where it
+// was given if only files outside the lockfile's directory give it.
+func (p *requirementsParser) show(location string) string {
+	if where, ok := p.hidden[location]; ok {
+		return where
+	}
+	return location
+}
+
+// source notes an index location given by option o of file, hidden if
+// only files outside the lockfile's directory give it.
+func (p *requirementsParser) source(file string, o option) string {
+	switch {
+	case !p.isOutside():
+		if p.visible == nil {
+			p.visible = map[string]bool{}
+		}
+		p.visible[o.value] = true
+		delete(p.hidden, o.value)
+	case !p.visible[o.value] && p.hidden[o.value] == "":
+		if p.hidden == nil {
+			p.hidden = map[string]string{}
+		}
+		p.hidden[o.value] = fmt.Sprintf("(the location given by %s at %s:%d)", o.name, file, o.line)
+	}
+	return o.value
+}
+
+// isOutside reports whether the file being read is outside the lockfile's
+// directory.
+func (p *requirementsParser) isOutside() bool {
+	return len(p.outside) > 0 && p.outside[len(p.outside)-1]
+}
+
 func (p *requirementsParser) hasPyPIExtraIndex() bool {
 	for _, source := range p.otherSources {
 		if isPyPIIndex(source) {
@@ -131,19 +176,63 @@ func (p *requirementsParser) hasPyPIExtraIndex() bool {
 // parse reads one requirements file: name as the user knows it, abs for
 // cycle detection.
 func (p *requirementsParser) parse(name, abs string, data []byte) error {
+	outside := p.dir != "" && !isWithin(p.dir, abs)
 	p.including = append(p.including, abs)
 	p.names = append(p.names, name)
+	p.outside = append(p.outside, outside)
 	defer func() {
 		p.including = p.including[:len(p.including)-1]
 		p.names = p.names[:len(p.names)-1]
+		p.outside = p.outside[:len(p.outside)-1]
 	}()
 	p.read[abs] = true
+	first := len(p.artifacts)
 	for _, line := range logicalLines(data) {
 		if err := p.parseLine(name, line); err != nil {
+			if outside {
+				return hideContent(name, err)
+			}
 			return err
 		}
 	}
+	if outside {
+		for i := first; i < len(p.artifacts); i++ {
+			if a := &p.artifacts[i]; a.File == name && a.SHA256 == "" {
+				// A line without a hash names nothing worth showing
+				// (and may be a secret's first line).
+				*a = Artifact{File: a.File, Line: a.Line, Skip: "no hash, in a file outside the lockfile's directory (its content is not shown)"}
+			}
+		}
+	}
 	return nil
+}
+
+// errContentHidden is the error of a line of a file outside the lockfile's
+// directory, in place of one that may quote the line.
+var errContentHidden = errors.New("malformed (the file is outside the lockfile's directory: the error is not shown, as it may quote the file)")
+
+// hideContent returns err, an error reading file, without what it may quote
+// of file's content: file and line only. An error of a file it includes is
+// that file's own (hidden there if it too is outside).
+func hideContent(file string, err error) error {
+	var parseErr *ParseError
+	if !errors.As(err, &parseErr) {
+		return &ParseError{File: file, Err: errContentHidden}
+	}
+	if parseErr.File != file {
+		return err
+	}
+	return &ParseError{File: file, Line: parseErr.Line, Err: errContentHidden}
+}
+
+// realDir returns the real path (through symbolic links) of the directory
+// of the file at abs, or that directory as it is if it has none.
+func realDir(abs string) string {
+	dir := filepath.Dir(abs)
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		return real
+	}
+	return dir
 }
 
 // logicalLine is a requirement or option line once continuations are joined
@@ -387,9 +476,9 @@ func (p *requirementsParser) applyOption(file string, o option) error {
 	case "-e", "--editable":
 		p.artifacts = append(p.artifacts, Artifact{File: file, Line: o.line, Skip: "editable install: not a PyPI file"})
 	case "-i", "--index-url":
-		p.indexURL = o.value
+		p.indexURL = p.source(file, o)
 	case "--extra-index-url", "-f", "--find-links":
-		p.otherSources = append(p.otherSources, o.value)
+		p.otherSources = append(p.otherSources, p.source(file, o))
 	case "--no-index":
 		p.noIndex = true
 	case "--hash", "--global-option", "--config-settings", "--install-option":

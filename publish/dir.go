@@ -13,11 +13,13 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -141,20 +143,45 @@ func (d *Dir) link(key, p string, c content, data []byte) (created bool, err err
 	return false, nil
 }
 
-// Read implements Store.
+// errOutsideStore is wrapped by the error of Read for a key that leads,
+// through a symbolic link, out of the store's directory.
+var errOutsideStore = errors.New("a symbolic link out of the store, not followed")
+
+// Read implements Store. It reads through an os.Root of the store's
+// directory, which never follows a symbolic link out of it (a link to
+// /etc/passwd, a directory link etc -> /etc): such a key fails with an
+// error that is not ErrNotExist, so that neither `pysumdb serve` nor the
+// sequencer reads anything outside the store. Links within the store are
+// followed.
 func (d *Dir) Read(ctx context.Context, key string) ([]byte, Version, error) {
-	p, err := d.path(key)
-	if err != nil {
+	if err := CheckKey(key); err != nil {
 		return nil, NoVersion, err
 	}
-	data, err := os.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EISDIR) {
+	data, err := d.readInRoot(key)
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EISDIR):
 		return nil, NoVersion, fmt.Errorf("%s: %w", key, ErrNotExist)
-	}
-	if err != nil {
+	case err != nil && !errors.As(err, &errno):
+		// os.Root fails with an error of its own, not one of the system,
+		// for a path that escapes it (the error is not exported).
+		return nil, NoVersion, fmt.Errorf("couldn't read %s: %w (%v)", key, errOutsideStore, err)
+	case err != nil:
 		return nil, NoVersion, fmt.Errorf("couldn't read %s: %w", key, err)
 	}
 	return data, digestVersion(data), nil
+}
+
+// readInRoot reads the object at key through an os.Root of the store's
+// directory, opened for the one read: the directory may be replaced
+// while the store is open.
+func (d *Dir) readInRoot(key string) ([]byte, error) {
+	root, err := os.OpenRoot(d.root)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.ReadFile(filepath.FromSlash(key))
 }
 
 // Swap implements Store.
@@ -469,7 +496,7 @@ func (d *Dir) Lock(ctx context.Context, holder string) (func(context.Context) er
 	unlock, err := d.flock(".lease", syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		by, _ := os.ReadFile(filepath.Join(d.root, ".lease-holder"))
-		return nil, fmt.Errorf("%w (held by %s)", ErrBusy, strings.TrimSpace(string(by)))
+		return nil, fmt.Errorf("%w (held by %s)", ErrBusy, holderName(string(by)))
 	}
 	if err != nil {
 		return nil, err
@@ -478,6 +505,21 @@ func (d *Dir) Lock(ctx context.Context, holder string) (func(context.Context) er
 	_ = os.WriteFile(filepath.Join(d.root, ".lease-holder"), []byte(holder+"\n"), 0o644)
 	d.removeStaleTemps()
 	return func(context.Context) error { unlock(); return nil }, nil
+}
+
+// holderName returns the lease holder's name as the busy message shows it:
+// quoted if it is not plain printable text, "an unnamed holder" if it is
+// empty (.lease-holder is written after the lock is taken, and its writing
+// may fail or not have happened yet).
+func holderName(holder string) string {
+	holder = strings.TrimSpace(holder)
+	switch {
+	case holder == "":
+		return "an unnamed holder"
+	case strings.IndexFunc(holder, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return strconv.Quote(holder)
+	}
+	return holder
 }
 
 // staleTempAge is how old a temporary file must be to be taken for the

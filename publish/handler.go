@@ -7,12 +7,17 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/pysumdb/pysumdb/tiles"
 )
 
 // Handler serves a store's objects as static files, with the
 // Cache-Control and Content-Type of CacheControl and ContentType. It
-// serves only valid object keys (no directory listings, no dot files
-// other than .well-known, no path escapes) and only GET and HEAD.
+// serves only the log's public objects (see [tiles.IsPublicKey]: not the
+// sequencer's state, alarms, a key file or anything else left in the
+// store; no directory listings, no path escapes), never through a
+// symbolic link out of a directory store, and only GET and HEAD. Anything
+// else is 404.
 func Handler(store Store, logger *slog.Logger) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -24,12 +29,17 @@ func Handler(store Store, logger *slog.Logger) http.Handler {
 			return
 		}
 		key := strings.TrimPrefix(r.URL.Path, "/")
-		if CheckKey(key) != nil || strings.HasSuffix(key, "/") {
+		if !tiles.IsPublicKey(key) || CheckKey(key) != nil {
 			http.NotFound(w, r)
 			return
 		}
 		data, _, err := store.Read(r.Context(), key)
 		if errors.Is(err, ErrNotExist) {
+			http.NotFound(w, r)
+			return
+		}
+		if errors.Is(err, errOutsideStore) {
+			logger.Warn("not serving a symbolic link out of the store", "key", key, "err", err)
 			http.NotFound(w, r)
 			return
 		}

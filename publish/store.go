@@ -112,12 +112,14 @@ const (
 
 // CacheControl returns the Cache-Control header an object is served with:
 // a year for tiles and bundles (their content never changes, partial ones
-// included), a minute for the checkpoint and indexes.
+// included), a minute for the checkpoint, the indexes, the project list and
+// the filename notes.
 func CacheControl(key string) string {
 	switch {
 	case tiles.IsImmutable(key):
 		return CacheImmutable
-	case key == tiles.CheckpointKey || strings.HasPrefix(key, tiles.IndexPrefix):
+	case key == tiles.CheckpointKey || strings.HasPrefix(key, tiles.IndexPrefix) ||
+		strings.HasPrefix(key, tiles.ProjectListPrefix) || strings.HasPrefix(key, tiles.FilenamesPrefix):
 		return CacheMutable
 	case key == tiles.KeyKey:
 		return CacheKey

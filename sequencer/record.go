@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -80,18 +82,35 @@ type jsonlRecord struct {
 	Publisher  *tiles.Publisher `json:"publisher"`
 }
 
+// jsonlOptions make the JSON lines decoder strict: what is logged is
+// exactly what the line says, or the line is refused. The decoder
+// (github.com/go-json-experiment/json) refuses by default invalid UTF-8
+// and lone surrogate escapes (rather than logging U+FFFD), duplicated
+// member names (rather than keeping the last), names that differ from a
+// field's only by case, and anything after the one value; unknown members
+// are refused too.
+var jsonlOptions = json.JoinOptions(
+	json.RejectUnknownMembers(true),
+	json.MatchCaseInsensitiveNames(false),
+	jsontext.AllowDuplicateNames(false),
+	jsontext.AllowInvalidUTF8(false),
+)
+
 // ReadJSONL reads records given as JSON lines
 // {"project","filename","sha256","size","upload_time"} (upload_time
 // optional or null; "publisher": {"Kind","SAN"} optional). Project names
 // are normalized. Blank lines are skipped. The first invalid line fails
 // the whole read, naming its line number: nothing of a bad file is logged.
+// Lines are decoded strictly (see jsonlOptions): a line that JSON
+// decoders could read in more than one way is invalid.
 func ReadJSONL(r io.Reader, name string) ([]Record, error) {
 	var records []Record
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
 	for line := 1; sc.Scan(); line++ {
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
+		text := sc.Bytes()
+		// Only JSON's own white space makes a line blank.
+		if len(bytes.Trim(text, " \t\r")) == 0 {
 			continue
 		}
 		rec, err := parseJSONLine(text)
@@ -106,15 +125,30 @@ func ReadJSONL(r io.Reader, name string) ([]Record, error) {
 	return records, nil
 }
 
+// jsonError describes a decoding error for the person who wrote the line:
+// the decoder's message without its package prefix, an unknown member as
+// an unknown field.
+func jsonError(err error) string {
+	var serr *json.SemanticError
+	if errors.As(err, &serr) && errors.Is(serr.Err, json.ErrUnknownName) {
+		msg := fmt.Sprintf("unknown field %q", serr.JSONPointer.LastToken())
+		if parent := serr.JSONPointer.Parent(); parent != "" {
+			msg += fmt.Sprintf(" in %q", strings.TrimPrefix(string(parent), "/"))
+		}
+		return msg
+	}
+	msg := err.Error()
+	for _, prefix := range []string{"json: ", "jsontext: "} {
+		msg = strings.TrimPrefix(msg, prefix)
+	}
+	return msg
+}
+
 func parseJSONLine(text []byte) (Record, error) {
 	var in jsonlRecord
-	dec := json.NewDecoder(bytes.NewReader(text))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		return Record{}, fmt.Errorf("%w: %v", ErrBadRecord, err)
-	}
-	if dec.More() {
-		return Record{}, fmt.Errorf("%w: more than one JSON value on the line", ErrBadRecord)
+	// Unmarshal refuses anything but white space after the value.
+	if err := json.Unmarshal(text, &in, jsonlOptions); err != nil {
+		return Record{}, fmt.Errorf("%w: %s", ErrBadRecord, jsonError(err))
 	}
 	var missing []string
 	for field, v := range map[string]bool{"project": in.Project == nil, "filename": in.Filename == nil, "sha256": in.SHA256 == nil, "size": in.Size == nil} {

@@ -27,10 +27,10 @@ func TestReadJSONLRejects(t *testing.T) {
 	for name, tc := range map[string]struct{ line, want string }{
 		"truncated":     {`{"project":"x",`, "in:1: invalid record: unexpected EOF"},
 		"unknown field": {strings.Replace(goodLine, `"size"`, `"sizes"`, 1), `unknown field "sizes"`},
-		"two values":    {goodLine + goodLine, "more than one JSON value"},
+		"two values":    {goodLine + goodLine, "invalid character '{' after top-level value"},
 		"uppercase":     {strings.Replace(goodLine, "bf27", "BF27", 1), "not lowercase hex"},
 		"negative":      {strings.Replace(goodLine, `"size":12`, `"size":-1`, 1), "negative size -1"},
-		"fraction size": {strings.Replace(goodLine, `"size":12`, `"size":1.5`, 1), "cannot unmarshal number 1.5"},
+		"fraction size": {strings.Replace(goodLine, `"size":12`, `"size":1.5`, 1), "cannot unmarshal JSON number 1.5"},
 		"tab":           {strings.Replace(goodLine, "foo_bar-1.0", `foo\tbar`, 1), "contains '\\t'"},
 		"bad kind":      {strings.Replace(goodLine, `}`, `,"publisher":{"Kind":"bitbucket","SAN":"x"}}`, 1), `publisher kind "bitbucket"`},
 		"offset time":   {strings.Replace(goodLine, "05Z", "05+01:00", 1), "not RFC 3339 UTC"},

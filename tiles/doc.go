@@ -14,6 +14,8 @@
 //	tile/<L>/<N>[.p/<W>]            hash tile, C2SP tlog-tiles, height 8
 //	tile/entries/<N>[.p/<W>]        entry bundle, C2SP tlog-tiles
 //	index/<project>                 signed note, project index (ours)
+//	projects/<shard>                signed note, project list shard (ours)
+//	filenames/<home>                signed note, filename note (ours)
 //	.well-known/bt/tlog-key         the log's note verifier key
 //
 // <N> is written in groups of three decimal digits, every group but the
@@ -70,4 +72,73 @@
 // size of the checkpoint it verified are "not yet provable".
 //
 // Project names are normalized as PEP 503 says ([NormalizeProject]).
+//
+// # Project list
+//
+// An entry names a file, not its project, and PyPI does not always name a
+// file after its project. So that an auditor finds every project index
+// without guessing project names from filenames, the log publishes the
+// list of the projects that have one, in shards (same key):
+//
+//	<origin>
+//	projects <shard>
+//	size <tree size the shard covers>
+//	<normalized project name>
+//	...
+//
+// one line per project of the shard with a logged file below the covered
+// size, each once, in increasing byte order. The shard of a project is
+// its first two characters, or the whole name if it has one
+// ([ProjectShard]): one lowercase ASCII letter or digit, then nothing,
+// "-", or a letter or digit. [ProjectShards] lists the 1368 (36 times 38)
+// shards in byte order, so that a reader that can't list objects (over
+// HTTP) tries them all; a shard with no project may be absent, and reads
+// as empty. Shards are signed one by one and each covers its own size.
+// Sharding keeps what a batch rewrites below the whole list: only the
+// shards of the projects it adds.
+//
+// # Filename notes
+//
+// The sequencer must not log a file twice, so it must find whether the
+// log holds a filename, and under which project, from the filename alone:
+// PyPI may report a file under a project its filename does not name (a
+// legacy upload, a renamed project), and reading every index would cost
+// in proportion to the log. So a filename gives candidate projects by its
+// form ([FilenameProjects]), in order:
+//
+//   - if the filename holds no "-", the whole filename;
+//   - else, if it ends in ".whl" or ".egg" (whose project names never
+//     hold a "-"), the text before its first "-";
+//   - else the text before each of its "-", shortest first;
+//
+// each normalized, those that are not valid project names left out, the
+// first [MaxFilenameProjects] kept. "foo_bar-1.0-py3-none-any.whl" gives
+// foo-bar; "django-foo-1.2.tar.gz" gives django and django-foo;
+// "a-b-c-d-e-f-1.0.tar.gz" gives a, a-b, a-b-c, a-b-c-d and a-b-c-d-e;
+// "_private-1.0.tar.gz" gives none. A filename's home ([FilenameHome]) is
+// its first candidate, or "_" if it has none ("_" is no normalized name).
+// A file logged under a project that is not among its candidates is
+// listed in the filename note of its home, at filenames/<home> (same
+// key):
+//
+//	<origin>
+//	filenames <home>
+//	size <tree size the note covers>
+//	<leaf index> <filename> <normalized project name>
+//	...
+//
+// one line per such file with a leaf index below the covered size, in
+// leaf index order; every filename listed has home <home>, and a file
+// whose project is among its candidates is never listed
+// ([IsListedFilename]). The file's digest, size and upload time are in the
+// index of its project. So for each filename of a batch, the sequencer
+// reads the indexes of at most MaxFilenameProjects candidates and of the
+// project PyPI reports, and one filename note: a cost per batch that
+// grows with the batch, not with the log. The candidates are part of the
+// format: changing their rule, or MaxFilenameProjects, moves files between
+// notes.
+//
+// The second lines "project <name>", "projects <shard>" and
+// "filenames <home>" tell the signed notes of a log apart, and none can
+// parse as a tree size, so none can be taken for a checkpoint.
 package tiles

@@ -69,3 +69,30 @@ func IndexKey(project string) string {
 func IsImmutable(key string) bool {
 	return strings.HasPrefix(key, TilePrefix)
 }
+
+// IsPublicKey reports whether key names one of the log's public objects,
+// the only ones a log serves: the checkpoint, a tile or entry bundle (full
+// or partial, as TilePath writes it), a project index, a shard of the
+// project list, a filename note, and the verifier key at
+// .well-known/bt/tlog-key. Anything else in a store (the sequencer's state,
+// alarms, a key file left there, any other file) is not public. This is
+// the one place the rule lives: a new public object is added here.
+func IsPublicKey(key string) bool {
+	switch {
+	case key == CheckpointKey, key == KeyKey:
+		return true
+	case strings.HasPrefix(key, TilePrefix):
+		_, err := ParseTilePath(key)
+		return err == nil
+	}
+	if project, ok := strings.CutPrefix(key, IndexPrefix); ok {
+		return IsNormalizedProject(project)
+	}
+	if shard, ok := strings.CutPrefix(key, ProjectListPrefix); ok {
+		return isProjectShard(shard)
+	}
+	if home, ok := strings.CutPrefix(key, FilenamesPrefix); ok {
+		return isFilenameHome(home)
+	}
+	return false
+}

@@ -105,7 +105,11 @@ func ParseProjectList(text string) (ProjectList, error) {
 	if !isProjectShard(l.Shard) {
 		return l, malformed("project list shard %q", l.Shard)
 	}
-	l.Projects = make([]string, 0, len(lines))
+	if len(lines) > 0 {
+		// Not an empty non-nil slice: a shard without projects parses
+		// to what it was formatted from.
+		l.Projects = make([]string, 0, len(lines))
+	}
 	for _, p := range lines {
 		if err := checkListedProject(l.Shard, p, l.Projects); err != nil {
 			return l, err
@@ -129,7 +133,7 @@ func OpenProjectList(msg []byte, verifier note.Verifier, shard string) (ProjectL
 	}
 	l, err := ParseProjectList(text)
 	if err != nil {
-		return l, err
+		return ProjectList{}, err
 	}
 	if l.Origin != verifier.Name() || l.Shard != shard {
 		return ProjectList{}, malformed("project list shard %q of %q served for shard %q of %q", l.Shard, l.Origin, shard, verifier.Name())
@@ -138,27 +142,45 @@ func OpenProjectList(msg []byte, verifier note.Verifier, shard string) (ProjectL
 }
 
 // FilenameProjects returns the normalized names of the projects a
-// distribution filename can belong to, by its form: a wheel or egg's first
-// "-"-separated field (their names never hold a "-"); otherwise each
-// "-"-separated prefix but the whole name (at least the first field), so
-// that the legacy sdist "foo-bar-1.0.tar.gz" gives foo and foo-bar. At
-// most MaxFilenameProjects, shortest first; prefixes that are not valid
-// names are left out.
+// distribution filename can belong to, by its form: the text before each
+// "-" of the filename, or before the first "-" only for a wheel or an egg
+// (".whl", ".egg"), whose project names never hold a "-", or the whole
+// filename if it holds no "-"; normalized, shortest first, those that are
+// not valid names left out, the first MaxFilenameProjects. So the legacy
+// sdist "foo-bar-1.0.tar.gz" gives foo and foo-bar. This is part of the
+// format (see the package doc): changing it moves files between notes.
 //
 // PyPI files nearly always belong to one of these. A file logged under
 // another project (a legacy upload, a renamed project) is listed in the
 // filename note of its home (see [FilenameHome]), so that the sequencer
 // can find every logged filename from the filename alone.
 func FilenameProjects(filename string) []string {
-	fields := strings.Split(filename, "-")
-	n := max(1, len(fields)-1)
-	if strings.HasSuffix(filename, ".whl") || strings.HasSuffix(filename, ".egg") {
-		n = 1
-	}
 	var out []string
-	for k := 1; k <= n && len(out) < MaxFilenameProjects; k++ {
-		if p, err := NormalizeProject(strings.Join(fields[:k], "-")); err == nil && !slices.Contains(out, p) {
+	add := func(prefix string) {
+		// The cheap checks first: most prefixes of a filename full of
+		// dashes fail them, and NormalizeProject's error copies the prefix.
+		if prefix == "" || len(prefix) > maxProjectLen || !isAlnum(prefix[0]) || !isAlnum(prefix[len(prefix)-1]) {
+			return
+		}
+		if p, err := NormalizeProject(prefix); err == nil && !slices.Contains(out, p) {
 			out = append(out, p)
+		}
+	}
+	if !strings.Contains(filename, "-") {
+		add(filename)
+		return out
+	}
+	wheelOrEgg := strings.HasSuffix(filename, ".whl") || strings.HasSuffix(filename, ".egg")
+	// One pass over at most the longest name: a prefix is cut at each
+	// "-", and none beyond the first byte no name holds can be a name.
+	for i := 0; i < len(filename) && i <= maxProjectLen && len(out) < MaxFilenameProjects; i++ {
+		if c := filename[i]; c == '-' {
+			add(filename[:i])
+			if wheelOrEgg {
+				break
+			}
+		} else if !isAlnum(c) && !isSeparator(c) {
+			break
 		}
 	}
 	return out
@@ -287,7 +309,7 @@ func OpenFilenameNote(msg []byte, verifier note.Verifier, home string) (Filename
 	}
 	x, err := ParseFilenameNote(text)
 	if err != nil {
-		return x, err
+		return FilenameNote{}, err
 	}
 	if x.Origin != verifier.Name() || x.Home != home {
 		return FilenameNote{}, malformed("filename note %q of %q served for %q of %q", x.Home, x.Origin, home, verifier.Name())

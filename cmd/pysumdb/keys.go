@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -63,9 +64,32 @@ overwritten); the verifier key, which clients pin, is printed.`,
 	return c
 }
 
-// readSignerKey reads a private key file written by keygen.
+// readSignerKey reads a private key file written by keygen, warning on
+// the process's standard error if others may read it (see
+// readSignerKeyTo).
 func readSignerKey(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	return readSignerKeyTo(path, os.Stderr)
+}
+
+// readSignerKeyTo reads a private key file written by keygen. A key file
+// that its group or others may read (keygen writes 0600) is still used, as
+// refusing would stop a running log, but with a warning on stderr saying
+// what to run.
+func readSignerKeyTo(path string, stderr io.Writer) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", usagef("couldn't read key file: %v", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", usagef("couldn't read key file: %v", err)
+	}
+	if !info.Mode().IsRegular() {
+		return "", usagef("key file %s is not a regular file", path)
+	}
+	// A key file is one line of about a hundred bytes.
+	data, err := io.ReadAll(io.LimitReader(f, 64<<10))
 	if err != nil {
 		return "", usagef("couldn't read key file: %v", err)
 	}
@@ -73,7 +97,19 @@ func readSignerKey(path string) (string, error) {
 	if _, err := note.NewSigner(skey); err != nil {
 		return "", usagef("%s is not a private note key: %v", path, err)
 	}
+	if info.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(stderr, "pysumdb: WARNING: private key file %s has mode %04o: others on this machine may read the log's signing key; run: chmod 600 %s\n",
+			path, info.Mode().Perm(), shellQuote(path))
+	}
 	return skey, nil
+}
+
+// shellQuote quotes s for a POSIX shell if it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./+=:@%,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // readVerifierKey accepts a verifier key or the path of a file holding one.

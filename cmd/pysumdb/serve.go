@@ -21,8 +21,12 @@ func newServeCommand(g *globals) *cobra.Command {
 		Long: `serve serves the log in STORE (a directory, or gs://bucket/prefix) as
 static files, as a bucket or CDN would: tiles and entry bundles with
 "Cache-Control: public, max-age=31536000, immutable", the checkpoint and
-project indexes with "max-age=60". No directory listings, no hidden files,
-nothing outside the store. It stops on SIGINT or SIGTERM.`,
+project indexes with "max-age=60". Only the log's public objects are
+served: the checkpoint, tiles and entry bundles, project indexes, the
+project list, filename notes and .well-known/bt/tlog-key. Anything else in
+the store (the sequencer's state, alarms, a key file left there) is 404, as
+is a symbolic link that leads out of the store; no directory listings. It
+stops on SIGINT or SIGTERM.`,
 		Args: argsBetween(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := requireFlags(c, "store"); err != nil {
