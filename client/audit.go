@@ -3,10 +3,11 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
-	"path"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -21,52 +22,89 @@ type AuditReport struct {
 	Checkpoint tiles.Checkpoint
 	// Entries, HashTiles, Bundles and Indexes count what was checked.
 	Entries, HashTiles, Bundles, Indexes int64
+	// ProjectLists and FilenameNotes count the shards of the project list
+	// and the filename notes checked.
+	ProjectLists, FilenameNotes int64
 	// NotYetProvable counts index lines at or beyond the checkpoint size.
 	NotYetProvable int64
 	// Problems says what is wrong and where; empty if the log is sound.
 	Problems []string
+	// Warnings says what is not wrong but worth knowing: a batch that is
+	// not yet published (index lines beyond the checkpoint), a log that
+	// publishes no project list.
+	Warnings []string
 }
 
 // maxProblems bounds the report; a broken log could otherwise list
-// millions of lines.
+// millions of lines. Warnings are bounded the same way.
 const maxProblems = 100
 
-// auditFetchAhead is how many bundles (and level-0 tiles) are fetched in
-// parallel ahead of the rebuild.
+// auditFetchAhead is how many bundles (and level-0 tiles), indexes or
+// notes are fetched in parallel ahead of their checks.
 const auditFetchAhead = 64
 
 func (r *AuditReport) problem(format string, args ...any) {
-	if len(r.Problems) < maxProblems {
-		r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
-	} else if len(r.Problems) == maxProblems {
-		r.Problems = append(r.Problems, "… more problems not listed")
+	r.Problems = appendBounded(r.Problems, "problems", format, args...)
+}
+
+func (r *AuditReport) warn(format string, args ...any) {
+	r.Warnings = appendBounded(r.Warnings, "warnings", format, args...)
+}
+
+func appendBounded(list []string, what, format string, args ...any) []string {
+	if len(list) < maxProblems {
+		return append(list, fmt.Sprintf(format, args...))
+	} else if len(list) == maxProblems {
+		return append(list, "… more "+what+" not listed")
 	}
+	return list
 }
 
 // Audit re-verifies the whole log from its static files: the checkpoint
 // signature; every entry parses; the tree rebuilt from the entries equals
 // every published hash tile (and every partial tile and bundle a listable
-// log holds) and the checkpoint's root; no filename is logged twice; every
-// project index is signed, lists only logged files at their right leaf,
-// and all logged files are in an index. It returns an error wrapping
-// tiles.ErrVerification if anything fails, with the report saying what.
+// log holds) and the checkpoint's root; no filename is logged twice; the
+// project list is signed and names every project index; every project
+// index is signed, lists only logged files at their right leaf, and all
+// logged files are in an index; every file whose project its filename does
+// not give is in its filename note, and the notes list nothing else. It
+// returns an error wrapping tiles.ErrVerification if anything fails, with
+// the report saying what.
 //
-// Memory grows with the log: the filename of every entry is kept to find
-// duplicates and to check the indexes (about 100 bytes an entry).
+// Index lines beyond the checkpoint are a batch the sequencer has not yet
+// published (it writes indexes before the checkpoint): a warning, not a
+// problem, unless they contradict the log (a filename logged already, a
+// leaf listed twice).
+//
+// Memory grows with what was read, never with a size a log claims: the
+// filename and digest of every entry are kept to find duplicates and to
+// check the indexes (about 130 bytes an entry).
 func (l *Log) Audit(ctx context.Context, logger *slog.Logger) (*AuditReport, error) {
 	return l.audit(ctx, logger, nil)
 }
 
-// verifiedObject receives each object an audit fetched, once the object
-// passed its own checks (a tile equal to the rebuilt one, a bundle that
-// parses, an index whose signature verifies); the checkpoint comes last,
-// and only if the whole audit passed.
-type verifiedObject func(ctx context.Context, key string, data []byte) error
+// verifiedObjects collects, for a mirror, what an audit read: the SHA-256
+// of every immutable object (tile, bundle) it compared with the tree it
+// rebuilt, and the content of every mutable object (index, project list
+// shard, filename note) whose signature and content it checked. They are
+// all verified only once the whole audit passed: a tile equal to the
+// rebuilt one proves nothing until the rebuilt root equals the
+// checkpoint's. Mirror writes nothing before.
+type verifiedObjects struct {
+	immutable  map[string][32]byte
+	mutable    []mutableObject
+	checkpoint []byte
+}
 
-func (l *Log) audit(ctx context.Context, logger *slog.Logger, onVerified verifiedObject) (*AuditReport, error) {
-	if onVerified == nil {
-		onVerified = func(context.Context, string, []byte) error { return nil }
-	}
+// mutableObject is a signed note of the log (index, project list shard,
+// filename note) and the tree size it covers.
+type mutableObject struct {
+	key  string
+	data []byte
+	size int64
+}
+
+func (l *Log) audit(ctx context.Context, logger *slog.Logger, rec *verifiedObjects) (*AuditReport, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
@@ -74,17 +112,28 @@ func (l *Log) audit(ctx context.Context, logger *slog.Logger, onVerified verifie
 	if err != nil {
 		return nil, err
 	}
+	// Nothing here is sized by cp.N: a log may claim any size up to
+	// tiles.MaxTreeSize, and what is kept grows only as entries are read
+	// and verified.
 	a := &auditor{
-		log: l, logger: logger, tree: cp.Tree, verified: onVerified,
+		log: l, logger: logger, tree: cp.Tree, rec: rec,
 		rep:            &AuditReport{Checkpoint: cp},
 		filenames:      map[string]int64{},
-		digests:        make([][32]byte, 0, cp.N),
 		partialTiles:   map[[2]int64][]int{},
 		partialBundles: map[int64][]int{},
 		published:      map[string]bool{},
+		listed:         map[string]bool{},
+		shardSize:      map[string]int64{},
+		badShard:       map[string]bool{},
+		indexSize:      map[string]int64{},
+		notes:          map[string][]tiles.FilenameLine{},
+		beyondLeaves:   map[int64]beyondLine{},
+		beyondFiles:    map[string]beyondLine{},
+		beyondLo:       -1,
 	}
 	if lister, ok := l.fetch.(Lister); ok {
-		if err := a.listPartials(ctx, lister); err != nil {
+		a.lister = lister
+		if err := a.listPartials(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -97,16 +146,21 @@ func (l *Log) audit(ctx context.Context, logger *slog.Logger, onVerified verifie
 	if len(a.rep.Problems) > 0 {
 		return a.rep, fmt.Errorf("%w: audit of %s found %d problems", tiles.ErrVerification, l.Origin(), len(a.rep.Problems))
 	}
-	return a.rep, onVerified(ctx, tiles.CheckpointKey, signed)
+	if rec != nil {
+		rec.checkpoint = signed
+	}
+	return a.rep, nil
 }
 
 type auditor struct {
-	log      *Log
-	logger   *slog.Logger
-	tree     tlog.Tree
-	rep      *AuditReport
-	verified verifiedObject
+	log    *Log
+	lister Lister // nil over HTTP
+	logger *slog.Logger
+	tree   tlog.Tree
+	rep    *AuditReport
+	rec    *verifiedObjects // nil unless mirroring
 
+	// filenames and digests are those of the entries read so far.
 	filenames map[string]int64
 	digests   [][32]byte
 
@@ -118,10 +172,50 @@ type auditor struct {
 	partialBundles map[int64][]int
 	// published records every tile path a listable log holds.
 	published map[string]bool
+
+	// listed holds the projects the project list names; shardSize the
+	// size each shard found covers; badShard the shards that failed
+	// their checks; noList that the log publishes no shard at all.
+	listed    map[string]bool
+	shardSize map[string]int64
+	badShard  map[string]bool
+	noList    bool
+	// claimed says which leaves below the checkpoint an index lists.
+	claimed []bool
+	// indexSize is the size each index read covers.
+	indexSize map[string]int64
+	// notes holds, per filename note, the index lines it must list.
+	notes map[string][]tiles.FilenameLine
+
+	// beyondLeaves and beyondFiles are the index lines beyond the
+	// checkpoint, by leaf and by filename; beyondLo and beyondHi the
+	// range of leaves beyond the checkpoint that indexes and notes name
+	// (beyondLo -1: none).
+	beyondLeaves       map[int64]beyondLine
+	beyondFiles        map[string]beyondLine
+	beyondLo, beyondHi int64
 }
 
-func (a *auditor) listPartials(ctx context.Context, lister Lister) error {
-	keys, err := lister.List(ctx, tiles.TilePrefix)
+// beyondLine is an index line beyond the checkpoint.
+type beyondLine struct {
+	project, filename string
+	leaf              int64
+}
+
+func (a *auditor) verifiedImmutable(key string, data []byte) {
+	if a.rec != nil {
+		a.rec.immutable[key] = sha256.Sum256(data)
+	}
+}
+
+func (a *auditor) verifiedMutable(key string, data []byte, size int64) {
+	if a.rec != nil {
+		a.rec.mutable = append(a.rec.mutable, mutableObject{key, data, size})
+	}
+}
+
+func (a *auditor) listPartials(ctx context.Context) error {
+	keys, err := a.lister.List(ctx, tiles.TilePrefix)
 	if err != nil {
 		return fmt.Errorf("couldn't list tiles: %w", err)
 	}
@@ -183,6 +277,7 @@ func (a *auditor) rebuild(ctx context.Context) error {
 			}
 		}
 	}
+	// Every entry was read: what follows is bounded by the log's real size.
 	for _, t := range tlog.NewTiles(tiles.TileHeight, 0, n) {
 		if len(a.published) > 0 && !a.published[tiles.TilePath(t)] {
 			a.rep.problem("%s: missing (the tree of size %d needs it)", tiles.TilePath(t), n)
@@ -217,9 +312,10 @@ func (a *auditor) checkBundle(ctx context.Context, bt tlog.Tile, data, level0 []
 		a.rep.problem("%s: %v", key, err)
 		return fmt.Errorf("%w: %s: %v (can't rebuild the tree past it)", tiles.ErrVerification, key, err)
 	}
-	if err := a.verified(ctx, key, data); err != nil {
-		return err
-	}
+	// Verified only if the level-0 tile rebuilt from its entries equals
+	// the published one and the root the checkpoint's: if the whole audit
+	// passes.
+	a.verifiedImmutable(key, data)
 	for _, w := range a.partialBundles[bt.N] {
 		if w > bt.W {
 			continue // written for a tree newer than the checkpoint
@@ -229,8 +325,8 @@ func (a *auditor) checkBundle(ctx context.Context, bt tlog.Tile, data, level0 []
 		got, err := a.log.fetch.Fetch(ctx, p)
 		if err != nil || !bytes.Equal(got, prefix) {
 			a.rep.problem("%s: differs from the first %d entries of %s", p, w, key)
-		} else if err := a.verified(ctx, p, got); err != nil {
-			return err
+		} else {
+			a.verifiedImmutable(p, got)
 		}
 	}
 	hashes := make([]byte, 0, len(entries)*tlog.HashSize)
@@ -300,9 +396,7 @@ func (a *auditor) checkTile(ctx context.Context, t tlog.Tile, rebuilt, published
 	case !bytes.Equal(published, rebuilt):
 		a.rep.problem("%s: differs from the tile rebuilt from the entries (%s)", key, firstDifference(published, rebuilt))
 	default:
-		if err := a.verified(ctx, key, published); err != nil {
-			return err
-		}
+		a.verifiedImmutable(key, published)
 	}
 	for _, w := range a.partialTiles[[2]int64{int64(t.L), t.N}] {
 		if w >= t.W {
@@ -312,8 +406,8 @@ func (a *auditor) checkTile(ctx context.Context, t tlog.Tile, rebuilt, published
 		got, err := a.log.fetch.Fetch(ctx, tiles.TilePath(pt))
 		if err != nil || !bytes.Equal(got, rebuilt[:w*tlog.HashSize]) {
 			a.rep.problem("%s: differs from the first %d hashes of %s", tiles.TilePath(pt), w, key)
-		} else if err := a.verified(ctx, tiles.TilePath(pt), got); err != nil {
-			return err
+		} else {
+			a.verifiedImmutable(tiles.TilePath(pt), got)
 		}
 	}
 	return nil
@@ -346,54 +440,387 @@ func subtreeRoot(data []byte) tlog.Hash {
 	return level[0]
 }
 
-// checkIndexes checks every project index against the entries.
+// fetched is one object fetched by fetchAll.
+type fetched struct {
+	data  []byte
+	found bool
+}
+
+// fetchAll fetches keys in parallel, at most auditFetchAhead at once; an
+// object the log does not have is not found, not an error.
+func (a *auditor) fetchAll(ctx context.Context, keys []string) ([]fetched, error) {
+	out := make([]fetched, len(keys))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(auditFetchAhead)
+	for i, key := range keys {
+		g.Go(func() error {
+			data, err := a.log.fetch.Fetch(gctx, key)
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("couldn't fetch %s: %w", key, err)
+			}
+			out[i] = fetched{data, true}
+			return nil
+		})
+	}
+	return out, g.Wait()
+}
+
+// checkIndexes finds every project index from the project list (and, on a
+// listable log, by listing index/ too), checks each against the entries,
+// then the filename notes, then that every logged file is in an index.
 func (a *auditor) checkIndexes(ctx context.Context) error {
+	if err := a.readProjectList(ctx); err != nil {
+		return err
+	}
 	projects, err := a.indexedProjects(ctx)
 	if err != nil {
 		return err
 	}
-	claimed := make([]bool, a.tree.N)
-	for _, project := range projects {
-		raw, x, err := a.log.index(ctx, project)
-		if errors.Is(err, ErrNotFound) {
-			continue
+	// The rebuild read every entry below the checkpoint.
+	a.claimed = make([]bool, len(a.digests))
+	for first := 0; first < len(projects); first += auditFetchAhead {
+		chunk := projects[first:min(first+auditFetchAhead, len(projects))]
+		keys := make([]string, len(chunk))
+		for i, p := range chunk {
+			keys[i] = tiles.IndexKey(p)
 		}
+		objs, err := a.fetchAll(ctx, keys)
 		if err != nil {
-			if !IsSecurityError(err) {
-				return err
-			}
-			a.rep.problem("%v", err)
-			continue
+			return fmt.Errorf("couldn't fetch indexes: %w", err)
 		}
-		if err := a.verified(ctx, tiles.IndexKey(project), raw); err != nil {
-			return err
-		}
-		a.rep.Indexes++
-		for _, line := range x.Lines {
-			if line.Leaf >= a.tree.N {
-				a.rep.NotYetProvable++
-				continue
-			}
-			leaf, ok := a.filenames[line.Filename]
-			switch {
-			case !ok || leaf != line.Leaf:
-				a.rep.problem("index/%s: says %s is leaf %d, the log has it at %s", project, line.Filename, line.Leaf, leafName(leaf, ok))
-			case a.digests[leaf] != line.SHA256:
-				a.rep.problem("index/%s: says %s has %s, the log's entry %d has %s", project, line.Filename,
-					tiles.FormatSHA256(line.SHA256), leaf, tiles.FormatSHA256(a.digests[leaf]))
-			case claimed[leaf]:
-				a.rep.problem("index/%s: lists leaf %d, which another index lists too", project, leaf)
-			default:
-				claimed[leaf] = true
-			}
+		for i, p := range chunk {
+			a.checkIndex(p, objs[i])
 		}
 	}
-	for filename, leaf := range a.filenames {
-		if !claimed[leaf] {
-			a.rep.problem("leaf %d (%s) is in no project index", leaf, filename)
+	if err := a.checkFilenameNotes(ctx); err != nil {
+		return err
+	}
+	a.reportUnclaimed()
+	if a.beyondLo >= 0 {
+		a.rep.warn("leaves %d..%d are in project indexes beyond the checkpoint of size %d: a batch not yet published; the next sequencer run publishes it",
+			a.beyondLo, a.beyondHi, a.tree.N)
+	}
+	return nil
+}
+
+// readProjectList reads and verifies the project list: every shard a
+// listable log holds, or over HTTP every shard there can be (a missing one
+// is empty).
+func (a *auditor) readProjectList(ctx context.Context) error {
+	valid := map[string]bool{}
+	for _, s := range tiles.ProjectShards() {
+		valid[s] = true
+	}
+	var keys []string
+	if a.lister != nil {
+		listed, err := a.lister.List(ctx, tiles.ProjectListPrefix)
+		if err != nil {
+			return fmt.Errorf("couldn't list the project list: %w", err)
+		}
+		for _, key := range listed {
+			if !valid[strings.TrimPrefix(key, tiles.ProjectListPrefix)] {
+				a.rep.problem("%s: not a shard of the project list", key)
+				continue
+			}
+			keys = append(keys, key)
+		}
+	} else {
+		for _, s := range tiles.ProjectShards() {
+			keys = append(keys, tiles.ProjectListKey(s))
+		}
+	}
+	objs, err := a.fetchAll(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("couldn't fetch the project list: %w", err)
+	}
+	found := 0
+	for i, key := range keys {
+		if !objs[i].found {
+			continue
+		}
+		found++
+		shard := strings.TrimPrefix(key, tiles.ProjectListPrefix)
+		l, err := tiles.OpenProjectList(objs[i].data, a.log.verifier, shard)
+		if err != nil {
+			a.rep.problem("%s: %v", key, err)
+			a.badShard[shard] = true
+			continue
+		}
+		a.rep.ProjectLists++
+		a.shardSize[shard] = l.TreeSize
+		for _, p := range l.Projects {
+			a.listed[p] = true
+		}
+		a.verifiedMutable(key, objs[i].data, l.TreeSize)
+	}
+	if found > 0 {
+		return nil
+	}
+	a.noList = true
+	switch {
+	case a.tree.N == 0:
+		// An empty log has no project yet.
+	case a.lister != nil:
+		a.rep.warn("the log publishes no project list (%s): its indexes were found by listing %s, which can't be done over HTTP", tiles.ProjectListPrefix, tiles.IndexPrefix)
+	case a.tree.N > 0:
+		a.rep.problem("the log publishes no project list (no shard under %s): its indexes can't be found", tiles.ProjectListPrefix)
+	}
+	return nil
+}
+
+// indexedProjects returns the projects whose index the audit checks, in
+// order: those the project list names and, on a listable log, those with
+// an object under index/.
+func (a *auditor) indexedProjects(ctx context.Context) ([]string, error) {
+	inDir := map[string]bool{}
+	if a.lister != nil {
+		keys, err := a.lister.List(ctx, tiles.IndexPrefix)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't list indexes: %w", err)
+		}
+		for _, key := range keys {
+			p := strings.TrimPrefix(key, tiles.IndexPrefix)
+			if !tiles.IsNormalizedProject(p) {
+				a.rep.problem("%s: not the index of a normalized project name", key)
+				continue
+			}
+			inDir[p] = true
+		}
+	}
+	projects := make([]string, 0, len(a.listed)+len(inDir))
+	for p := range a.listed {
+		projects = append(projects, p)
+	}
+	for p := range inDir {
+		if !a.listed[p] {
+			projects = append(projects, p)
+		}
+	}
+	slices.Sort(projects)
+	return projects, nil
+}
+
+// checkIndex checks one project's index, if the log has one.
+func (a *auditor) checkIndex(project string, obj fetched) {
+	key := tiles.IndexKey(project)
+	shard := tiles.ProjectShard(project)
+	listed := a.listed[project]
+	if !obj.found {
+		if !listed {
+			return // listed under index/ a moment ago, gone now
+		}
+		if size := a.shardSize[shard]; size > a.tree.N {
+			a.rep.warn("%s (size %d) lists %s, which has no index yet: a batch beyond the checkpoint of size %d not yet published",
+				tiles.ProjectListKey(shard), size, project, a.tree.N)
+		} else {
+			a.rep.problem("%s (size %d) lists %s, which has no index", tiles.ProjectListKey(shard), size, project)
+		}
+		return
+	}
+	x, err := tiles.OpenIndex(obj.data, a.log.verifier, project)
+	if err != nil {
+		a.rep.problem("%s: %v", key, err)
+		return
+	}
+	a.rep.Indexes++
+	a.indexSize[project] = x.TreeSize
+	a.verifiedMutable(key, obj.data, x.TreeSize)
+	// The shard covering a leaf must list the project: a project new in a
+	// batch not yet published may be missing from it.
+	if !listed && !a.noList && !a.badShard[shard] && len(x.Lines) > 0 {
+		if first := x.Lines[0].Leaf; first < a.tree.N || first < a.shardSize[shard] {
+			a.rep.problem("%s lists leaf %d, but the project list (%s, size %d) does not list %s",
+				key, first, tiles.ProjectListKey(shard), a.shardSize[shard], project)
+		}
+	}
+	for _, line := range x.Lines {
+		if tiles.IsListedFilename(line.Filename, project) {
+			home := tiles.FilenameHome(line.Filename)
+			a.notes[home] = append(a.notes[home], tiles.FilenameLine{Leaf: line.Leaf, Filename: line.Filename, Project: project})
+		}
+		if line.Leaf >= a.tree.N {
+			a.checkBeyond(project, line)
+			continue
+		}
+		leaf, ok := a.filenames[line.Filename]
+		switch {
+		case !ok || leaf != line.Leaf:
+			a.rep.problem("%s: says %s is leaf %d, the log has it at %s", key, line.Filename, line.Leaf, leafName(leaf, ok))
+		case a.digests[leaf] != line.SHA256:
+			a.rep.problem("%s: says %s has %s, the log's entry %d has %s", key, line.Filename,
+				tiles.FormatSHA256(line.SHA256), leaf, tiles.FormatSHA256(a.digests[leaf]))
+		case a.claimed[leaf]:
+			a.rep.problem("%s: lists leaf %d, which another index lists too", key, leaf)
+		default:
+			a.claimed[leaf] = true
+		}
+	}
+}
+
+// checkBeyond checks an index line at or beyond the checkpoint: not yet
+// provable, but it must not contradict the log or another index.
+func (a *auditor) checkBeyond(project string, line tiles.IndexLine) {
+	a.rep.NotYetProvable++
+	a.noteBeyond(line.Leaf)
+	key := tiles.IndexKey(project)
+	b := beyondLine{project: project, filename: line.Filename, leaf: line.Leaf}
+	if leaf, ok := a.filenames[line.Filename]; ok {
+		what := "with the same sha256"
+		if d := a.digests[leaf]; d != line.SHA256 {
+			what = fmt.Sprintf("with %s, the log's entry has %s", tiles.FormatSHA256(line.SHA256), tiles.FormatSHA256(d))
+		}
+		a.rep.problem("%s: lists %s at leaf %d, beyond the checkpoint of size %d, but the log has it at leaf %d already (%s)",
+			key, line.Filename, line.Leaf, a.tree.N, leaf, what)
+	} else if other, ok := a.beyondFiles[line.Filename]; ok {
+		a.rep.problem("%s: lists %s at leaf %d beyond the checkpoint, %s at leaf %d",
+			key, line.Filename, line.Leaf, tiles.IndexKey(other.project), other.leaf)
+	} else {
+		a.beyondFiles[line.Filename] = b
+	}
+	if other, ok := a.beyondLeaves[line.Leaf]; ok {
+		a.rep.problem("%s: lists leaf %d beyond the checkpoint as %s, %s as %s",
+			key, line.Leaf, line.Filename, tiles.IndexKey(other.project), other.filename)
+	} else {
+		a.beyondLeaves[line.Leaf] = b
+	}
+}
+
+// noteBeyond widens the range of leaves beyond the checkpoint named by
+// indexes and notes.
+func (a *auditor) noteBeyond(leaf int64) {
+	if a.beyondLo < 0 || leaf < a.beyondLo {
+		a.beyondLo = leaf
+	}
+	a.beyondHi = max(a.beyondHi, leaf)
+}
+
+// checkFilenameNotes checks that every index line whose project its
+// filename does not give is in the filename note of its home, and that
+// the notes list nothing else. A listable log's every note is checked;
+// over HTTP, the notes the indexes need.
+func (a *auditor) checkFilenameNotes(ctx context.Context) error {
+	homes := map[string]bool{}
+	for home := range a.notes {
+		homes[home] = true
+	}
+	if a.lister != nil {
+		keys, err := a.lister.List(ctx, tiles.FilenamesPrefix)
+		if err != nil {
+			return fmt.Errorf("couldn't list filename notes: %w", err)
+		}
+		for _, key := range keys {
+			home := strings.TrimPrefix(key, tiles.FilenamesPrefix)
+			// "_" is the home of filenames without a project name.
+			if home != "_" && !tiles.IsNormalizedProject(home) {
+				a.rep.problem("%s: not a filename note", key)
+				continue
+			}
+			homes[home] = true
+		}
+	}
+	sorted := make([]string, 0, len(homes))
+	for home := range homes {
+		sorted = append(sorted, home)
+	}
+	slices.Sort(sorted)
+	for first := 0; first < len(sorted); first += auditFetchAhead {
+		chunk := sorted[first:min(first+auditFetchAhead, len(sorted))]
+		keys := make([]string, len(chunk))
+		for i, home := range chunk {
+			keys[i] = tiles.FilenamesKey(home)
+		}
+		objs, err := a.fetchAll(ctx, keys)
+		if err != nil {
+			return fmt.Errorf("couldn't fetch filename notes: %w", err)
+		}
+		for i, home := range chunk {
+			a.checkFilenameNote(home, objs[i])
 		}
 	}
 	return nil
+}
+
+func (a *auditor) checkFilenameNote(home string, obj fetched) {
+	key := tiles.FilenamesKey(home)
+	var x tiles.FilenameNote // a missing note lists nothing
+	if obj.found {
+		var err error
+		if x, err = tiles.OpenFilenameNote(obj.data, a.log.verifier, home); err != nil {
+			a.rep.problem("%s: %v", key, err)
+			return
+		}
+		a.rep.FilenameNotes++
+		a.verifiedMutable(key, obj.data, x.TreeSize)
+	}
+	byLeaf := make(map[int64]tiles.FilenameLine, len(x.Lines))
+	for _, l := range x.Lines {
+		byLeaf[l.Leaf] = l
+	}
+	matched := map[int64]bool{}
+	for _, need := range a.notes[home] {
+		got, ok := byLeaf[need.Leaf]
+		switch {
+		case ok && got == need:
+			matched[need.Leaf] = true
+		case need.Leaf < a.tree.N || need.Leaf < x.TreeSize:
+			also := ""
+			if ok {
+				also = fmt.Sprintf(" (it has %s of project %s at that leaf)", got.Filename, got.Project)
+			}
+			a.rep.problem("%s (size %d) does not list %s at leaf %d of project %s, which %s lists%s",
+				key, x.TreeSize, need.Filename, need.Leaf, need.Project, tiles.IndexKey(need.Project), also)
+		default:
+			// A batch not yet published; checkBeyond counted it.
+		}
+	}
+	for _, l := range x.Lines {
+		if matched[l.Leaf] {
+			continue
+		}
+		if l.Leaf < a.tree.N || a.indexSize[l.Project] > l.Leaf {
+			a.rep.problem("%s: lists %s at leaf %d of project %s, which %s does not list",
+				key, l.Filename, l.Leaf, l.Project, tiles.IndexKey(l.Project))
+			continue
+		}
+		// A batch not yet published, whose index is not written yet.
+		a.noteBeyond(l.Leaf)
+		if leaf, ok := a.filenames[l.Filename]; ok {
+			a.rep.problem("%s: lists %s at leaf %d, beyond the checkpoint of size %d, but the log has it at leaf %d already",
+				key, l.Filename, l.Leaf, a.tree.N, leaf)
+		}
+	}
+}
+
+// reportUnclaimed reports, in leaf order, every logged file that no index
+// lists. Over HTTP without a project list no index could be found: that
+// one problem is reported already.
+func (a *auditor) reportUnclaimed() {
+	if a.noList && a.lister == nil {
+		return
+	}
+	var leaves []int64
+	for _, leaf := range a.filenames {
+		if !a.claimed[leaf] {
+			leaves = append(leaves, leaf)
+		}
+	}
+	if len(leaves) == 0 {
+		return
+	}
+	slices.Sort(leaves)
+	leaves = leaves[:min(len(leaves), maxProblems+1)]
+	names := make(map[int64]string, len(leaves))
+	for filename, leaf := range a.filenames {
+		if _, found := slices.BinarySearch(leaves, leaf); found {
+			names[leaf] = filename
+		}
+	}
+	for _, leaf := range leaves {
+		a.rep.problem("leaf %d (%s) is in no project index", leaf, names[leaf])
+	}
 }
 
 func leafName(leaf int64, ok bool) string {
@@ -401,47 +828,4 @@ func leafName(leaf int64, ok bool) string {
 		return "no leaf"
 	}
 	return fmt.Sprintf("leaf %d", leaf)
-}
-
-// indexedProjects lists the projects with an index: all of them for a
-// listable log; over HTTP, the projects that the logged filenames can
-// belong to (a distribution filename starts with its project's name).
-func (a *auditor) indexedProjects(ctx context.Context) ([]string, error) {
-	if lister, ok := a.log.fetch.(Lister); ok {
-		keys, err := lister.List(ctx, tiles.IndexPrefix)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't list indexes: %w", err)
-		}
-		projects := make([]string, len(keys))
-		for i, k := range keys {
-			projects[i] = strings.TrimPrefix(k, tiles.IndexPrefix)
-		}
-		return projects, nil
-	}
-	seen := map[string]bool{}
-	var projects []string
-	for filename := range a.filenames {
-		for _, p := range projectCandidates(filename) {
-			if !seen[p] {
-				seen[p] = true
-				projects = append(projects, p)
-			}
-		}
-	}
-	return projects, nil
-}
-
-// projectCandidates returns the normalized names a distribution filename
-// may belong to: each "-"-separated prefix of its stem.
-func projectCandidates(filename string) []string {
-	stem := strings.TrimSuffix(filename, path.Ext(filename))
-	stem = strings.TrimSuffix(stem, ".tar")
-	parts := strings.Split(stem, "-")
-	var out []string
-	for k := 1; k <= len(parts); k++ {
-		if p, err := tiles.NormalizeProject(strings.Join(parts[:k], "-")); err == nil {
-			out = append(out, p)
-		}
-	}
-	return out
 }

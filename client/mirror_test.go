@@ -1,9 +1,16 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io/fs"
+	"maps"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pysumdb/pysumdb/client"
@@ -71,5 +78,255 @@ func TestMirrorRefusesATamperedLog(t *testing.T) {
 	}
 	if _, _, err := dst.Read(ctx, "tile/0/001"); !errors.Is(err, publish.ErrNotExist) {
 		t.Fatalf("the tampered tile was copied: %v", err)
+	}
+}
+
+// snapshot returns every file under a directory and its content.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		out[p] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mirror(t *testing.T, src *publish.Dir, dst publish.Store, vkey string) (*client.AuditReport, error) {
+	t.Helper()
+	l, err := client.NewLog(client.DirFetcher(src.Root()), vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Mirror(context.Background(), dst, nil)
+}
+
+// A source older than the destination, or forked from it, is refused
+// before anything is written (issue 10, item 6: the destination's indexes
+// were replaced by older ones first).
+func TestMirrorRefusesAStaleOrForkedSource(t *testing.T) {
+	ctx := context.Background()
+	src, skey, vkey := newLog(t)
+	stale := copyLog(t, src)
+	forked := copyLog(t, src)
+	if _, err := seqtest.Append(ctx, src, skey, seqtest.Records(1000, 300), ""); err != nil {
+		t.Fatal(err)
+	}
+	dst, _ := publish.OpenDir(t.TempDir())
+	if _, err := mirror(t, src, dst, vkey); err != nil {
+		t.Fatalf("mirror: %v", err)
+	}
+	before := snapshot(t, dst.Root())
+
+	_, err := mirror(t, stale, dst, vkey)
+	if err == nil || client.IsSecurityError(err) || !strings.Contains(err.Error(), "the source is stale: its checkpoint (size 700) is older than the destination's (size 1000)") {
+		t.Fatalf("mirror from a stale source: %v", err)
+	}
+	if !maps.Equal(before, snapshot(t, dst.Root())) {
+		t.Fatal("mirror from a stale source changed the destination")
+	}
+	seqtest.Audit(t, dst, vkey)
+
+	// The same key, other entries: a fork, smaller then larger than the
+	// destination.
+	if _, err := seqtest.Append(ctx, forked, skey, seqtest.Records(5000, 50), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mirror(t, forked, dst, vkey); !client.IsSecurityError(err) || !strings.Contains(err.Error(), "the source's checkpoint (size 750) is not a prefix of the destination's (size 1000)") {
+		t.Fatalf("mirror from a smaller fork: %v", err)
+	}
+	if _, err := seqtest.Append(ctx, forked, skey, seqtest.Records(6000, 400), ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mirror(t, forked, dst, vkey); !client.IsSecurityError(err) || !strings.Contains(err.Error(), "the destination's checkpoint (size 1000) is not a prefix of the source's (size 1150)") {
+		t.Fatalf("mirror from a larger fork: %v", err)
+	}
+	if !maps.Equal(before, snapshot(t, dst.Root())) {
+		t.Fatal("mirror from a fork changed the destination")
+	}
+	seqtest.Audit(t, dst, vkey)
+}
+
+// A mirror writes nothing before the whole audit passed (issue 10, item
+// 11: a flipped bundle byte and every index were copied, and blocked every
+// later honest mirror).
+func TestMirrorWritesNothingUnverified(t *testing.T) {
+	ctx := context.Background()
+	for name, tamper := range map[string]func(t *testing.T, src *publish.Dir, skey string) (undo func()){
+		"bundle byte": func(t *testing.T, src *publish.Dir, skey string) func() {
+			key := "tile/entries/001"
+			orig, _, _ := src.Read(ctx, key)
+			data := bytes.Clone(orig)
+			data[100] ^= 1
+			if err := writeRaw(src, key, data); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				if err := writeRaw(src, key, orig); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		"bundle and tiles": func(t *testing.T, src *publish.Dir, skey string) func() {
+			// Another entry, and the hash tiles rebuilt to match it:
+			// consistent with each other, not with the checkpoint.
+			undo := map[string][]byte{}
+			save := func(key string) {
+				data, _, err := src.Read(ctx, key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				undo[key] = data
+			}
+			save("tile/entries/000")
+			save("tile/0/000")
+			entries, err := tiles.ParseBundle(undo["tile/entries/000"], 256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries[0] = bytes.Replace(entries[0], []byte("sha256:0"), []byte("sha256:f"), 1)
+			bundle, err := tiles.EncodeBundle(entries)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := writeRaw(src, "tile/entries/000", bundle); err != nil {
+				t.Fatal(err)
+			}
+			if err := writeRaw(src, "tile/0/000", tiles.LeafHashes(entries)); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				for key, data := range undo {
+					if err := writeRaw(src, key, data); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		},
+		"an index": func(t *testing.T, src *publish.Dir, skey string) func() {
+			orig, _, _ := src.Read(ctx, tiles.IndexKey("project-36"))
+			rewriteIndex(t, src, skey, "project-36", func(x *tiles.Index) { x.Lines[1].SHA256[3] ^= 1 })
+			return func() { auditPut(t, src, tiles.IndexKey("project-36"), orig) }
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			src, skey, vkey := newLog(t)
+			older := copyLog(t, src)
+			if _, err := seqtest.Append(ctx, src, skey, seqtest.Records(1000, 300), ""); err != nil {
+				t.Fatal(err)
+			}
+			undo := tamper(t, src, skey)
+			// Into a new copy, and into an older copy of the log.
+			for _, dst := range []*publish.Dir{emptyDir(t), older} {
+				before := snapshot(t, dst.Root())
+				if _, err := mirror(t, src, dst, vkey); !client.IsSecurityError(err) {
+					t.Fatalf("mirror of a tampered log: %v, want a security error", err)
+				}
+				if after := snapshot(t, dst.Root()); !maps.Equal(before, after) {
+					t.Fatalf("mirror of a tampered log changed the destination: %d files before, %d after", len(before), len(after))
+				}
+			}
+			undo()
+			dst := emptyDir(t)
+			if _, err := mirror(t, src, dst, vkey); err != nil {
+				t.Fatalf("honest mirror after the tampered one: %v", err)
+			}
+			seqtest.Audit(t, dst, vkey)
+		})
+	}
+}
+
+func emptyDir(t *testing.T) *publish.Dir {
+	t.Helper()
+	d, err := publish.OpenDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// An index the destination holds for a larger tree size (a batch of its
+// own not yet published) is never replaced by the source's older one.
+func TestMirrorKeepsNewerIndexes(t *testing.T) {
+	src, skey, vkey := newLog(t)
+	dst := emptyDir(t)
+	if _, err := mirror(t, src, dst, vkey); err != nil {
+		t.Fatal(err)
+	}
+	rewriteIndex(t, dst, skey, "project-5", func(x *tiles.Index) {
+		l := x.Lines[0]
+		l.Leaf, l.Filename = 700, "project_5-9999.0-py3-none-any.whl"
+		x.Lines, x.TreeSize = append(x.Lines, l), 701
+	})
+	newer, _, _ := dst.Read(context.Background(), tiles.IndexKey("project-5"))
+	if _, err := mirror(t, src, dst, vkey); err != nil {
+		t.Fatalf("mirror again: %v", err)
+	}
+	if got, _, _ := dst.Read(context.Background(), tiles.IndexKey("project-5")); !bytes.Equal(got, newer) {
+		t.Fatal("the destination's newer index was replaced by the source's older one")
+	}
+}
+
+// conflictingStore loses every compare-and-swap of keys with a prefix.
+type conflictingStore struct {
+	publish.Store
+	prefix string
+	swaps  atomic.Int64
+}
+
+func (c *conflictingStore) Swap(ctx context.Context, key string, old publish.Version, data []byte) (publish.Version, error) {
+	if !strings.HasPrefix(key, c.prefix) {
+		return c.Store.Swap(ctx, key, old, data)
+	}
+	if c.swaps.Add(1) > 1000 {
+		return "", errors.New("swapped a thousand times")
+	}
+	return "", publish.ErrConflict
+}
+
+// A destination that keeps changing under the mirror makes it fail after a
+// few tries, not loop.
+func TestMirrorRetriesAreBounded(t *testing.T) {
+	src, _, vkey := newLog(t)
+	for _, prefix := range []string{"index/", "projects/", tiles.CheckpointKey, "sequencer/"} {
+		t.Run(prefix, func(t *testing.T) {
+			dst := &conflictingStore{Store: emptyDir(t), prefix: prefix}
+			_, err := mirror(t, src, dst, vkey)
+			if err == nil || !strings.Contains(err.Error(), "changed 5 times under the mirror") {
+				t.Fatalf("mirror: %v", err)
+			}
+			if n := dst.swaps.Load(); n > 100 {
+				t.Fatalf("%d swaps", n)
+			}
+		})
+	}
+}
+
+// Over HTTP, a mirror copies the project list and the filename notes too.
+func TestMirrorCopiesProjectListAndNotes(t *testing.T) {
+	src, _, vkey := newBarLog(t)
+	srv := httptest.NewServer(publish.Handler(src, nil))
+	defer srv.Close()
+	fetch, _ := client.NewHTTPFetcher(srv.URL, nil)
+	l, _ := client.NewLog(fetch, vkey)
+	dst := emptyDir(t)
+	if _, err := l.Mirror(context.Background(), dst, nil); err != nil {
+		t.Fatalf("mirror: %v", err)
+	}
+	for _, key := range []string{"filenames/baz", "projects/ba", "index/bar"} {
+		want, _, _ := src.Read(context.Background(), key)
+		if got, _, err := dst.Read(context.Background(), key); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s in the copy: %v", key, err)
+		}
+	}
+	for how, r := range auditWays(t, dst, vkey) {
+		r.wantOK(t, how)
 	}
 }

@@ -16,12 +16,17 @@ func newMirrorCommand(g *globals) *cobra.Command {
 		Use:   "mirror --from URL_OR_STORE --to STORE --vkey VKEY",
 		Short: "Copy a log to another store, verifying all of it on the way",
 		Long: `mirror copies the log at --from (an http(s) URL, a directory, or
-gs://bucket/prefix) to the store --to, auditing it as 'pysumdb audit' does:
-each tile, entry bundle and project index is written once it passed its
-checks, the checkpoint last and only if everything passed. Tiles are written
-create-only, so mirroring again extends the copy. From a directory or a
-bucket the sequencer's state and the alarms are copied too, so that the
-copy can take over sequencing (a backup, or a move between backends).
+gs://bucket/prefix) to the store --to. It checks first and writes after:
+it refuses a source whose checkpoint is older than the copy's (stale, exit 1)
+or forks from it (exit 3), then audits the whole log as 'pysumdb audit' does,
+writing nothing; only if everything passed does it write the tiles and entry
+bundles (create-only, fetched again and checked against what was verified),
+then the project indexes, filename notes and project list (never replacing
+one the copy holds for a larger tree size), then the checkpoint, last. So a
+failed mirror leaves the copy as it was, and mirroring again extends it.
+From a directory or a bucket the sequencer's state and the alarms are copied
+too, so that the copy can take over sequencing (a backup, or a move between
+backends).
 
 ` + exitStatusHelp,
 		Args: argsBetween(0, 0),
@@ -58,9 +63,7 @@ copy can take over sequencing (a backup, or a move between backends).
 			}
 			rep, err := l.Mirror(c.Context(), dst, logger)
 			if rep != nil {
-				for _, p := range rep.Problems {
-					fmt.Fprintln(g.stdout, "FAIL:", p)
-				}
+				printAuditFindings(g, rep)
 			}
 			if err != nil {
 				return err
