@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -36,11 +38,15 @@ func DefaultCacheDir() (string, error) {
 // Cache is a client's state on disk, one directory per log, named after the
 // log's origin and a hash of its verifier key:
 //
-//	<origin>-<key hash>/checkpoint   the last checkpoint verified (signed note)
-//	<origin>-<key hash>/tile/...     tiles and entry bundles, once verified
+//	<origin>-<key hash>/checkpoint        the last checkpoint verified (signed note)
+//	<origin>-<key hash>/checkpoint.lock   locked to replace the checkpoint
+//	<origin>-<key hash>/tile/...          tiles and entry bundles, once verified
 //
 // The checkpoint is what makes a rollback or a fork of the log detectable
 // across runs: every newer checkpoint must be proven consistent with it.
+// Runs sharing the cache replace it by compare-and-swap, so it only moves
+// forward (see Log.VerifiedCheckpoint); one that doesn't verify is an
+// error (ErrCorruptCache), never silently replaced.
 // Tiles and bundles are immutable, so a cached copy never goes stale; only
 // copies that passed verification are written, so a log that once served a
 // bad tile can't leave it behind. Everything but the checkpoints may be
@@ -143,4 +149,87 @@ func (c *logCache) remove(key string) {
 // checkpointPath is where the last verified checkpoint is kept.
 func (c *logCache) checkpointPath() string {
 	return c.path(tiles.CheckpointKey)
+}
+
+// ErrCorruptCache is wrapped by the error of a cached checkpoint that
+// can't be read or doesn't verify under the log's key. Only a local user
+// (or a damaged disk) can have put it there, so it is no evidence against
+// the log, but it is not replaced silently either: that would reset the
+// trust it keeps. The error names the file; deleting it makes the client
+// trust the log's current checkpoint on first use again.
+var ErrCorruptCache = errors.New("unusable cache file")
+
+// checkpointLockName is the lock file, in a log's cache directory, that
+// serializes the updates of its checkpoint by every process and goroutine.
+const checkpointLockName = "checkpoint.lock"
+
+// lockCheckpoint takes the exclusive lock on the log's checkpoint (an
+// flock of the lock file) and returns its release. The lock is held only
+// to compare and replace the file, never during fetches or proofs.
+func (c *logCache) lockCheckpoint() (unlock func(), err error) {
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(c.dir, checkpointLockName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("couldn't lock %s: %w", f.Name(), err)
+	}
+	// Closing the file releases the lock.
+	return func() { f.Close() }, nil
+}
+
+// readCheckpoint returns the cached checkpoint, nil if there is none.
+func (c *logCache) readCheckpoint() ([]byte, error) {
+	data, err := os.ReadFile(c.checkpointPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: couldn't read the last verified checkpoint: %v (delete %s to trust the log's current checkpoint on first use again)",
+			ErrCorruptCache, err, c.checkpointPath())
+	}
+	return data, nil
+}
+
+// writeCheckpoint replaces the cached checkpoint, durably (the file and
+// its directory synced), under the lock.
+func (c *logCache) writeCheckpoint(data []byte) error {
+	p := c.checkpointPath()
+	f, err := os.CreateTemp(c.dir, ".tmp-checkpoint-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), p)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	d, err := os.Open(c.dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

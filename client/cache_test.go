@@ -201,23 +201,3 @@ func TestCheckpointConsistencyAcrossRuns(t *testing.T) {
 		t.Errorf("the cached checkpoint changed after a fork")
 	}
 }
-
-func TestDamagedCachedCheckpointIsReplaced(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
-	cacheDir := t.TempDir()
-	l, _ := openLog(t, tl.store.Root(), tl.vkey, openCache(t, cacheDir))
-	if _, err := l.VerifiedCheckpoint(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	path := cachedFile(t, cacheDir, "checkpoint")
-	if err := os.WriteFile(path, []byte("garbage"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, _ = openLog(t, tl.store.Root(), tl.vkey, openCache(t, cacheDir))
-	if _, err := l.VerifiedCheckpoint(context.Background()); err != nil {
-		t.Fatalf("with a damaged cached checkpoint: %v", err)
-	}
-	if cached, _ := os.ReadFile(path); !bytes.Equal(cached, tl.read(t, tiles.CheckpointKey)) {
-		t.Errorf("damaged cached checkpoint not replaced")
-	}
-}

@@ -1,11 +1,9 @@
 package client
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -30,20 +28,28 @@ type ForkError struct {
 	New []byte
 	// NewTree is New's tree.
 	NewTree tlog.Tree
-	// Proof is the consistency proof from OldTree to NewTree built from the
-	// log's tiles; empty for a rollback or two trees of the same size.
+	// Proof is the consistency proof from the smaller tree to the larger
+	// one, built from the log's tiles; empty for a rollback or two trees of
+	// the same size.
 	Proof tlog.TreeProof
+	// Merged says that Old was kept in the cache by another run while this
+	// one verified New (see VerifiedCheckpoint): then New may be the
+	// smaller tree, and is still no rollback.
+	Merged bool
 	// Err says what failed; it wraps tiles.ErrVerification.
 	Err error
 }
 
 func (e *ForkError) Error() string {
-	what := "is not consistent with"
-	if e.NewTree.N < e.OldTree.N {
+	what, when := "is not consistent with", "verified before"
+	switch {
+	case e.Merged:
+		when = "another run verified meanwhile"
+	case e.NewTree.N < e.OldTree.N:
 		what = "is smaller than (a rollback of)"
 	}
-	return fmt.Sprintf("log %s misbehaves: its checkpoint of size %d %s the checkpoint of size %d verified before: %v",
-		e.Origin, e.NewTree.N, what, e.OldTree.N, e.Err)
+	return fmt.Sprintf("log %s misbehaves: its checkpoint of size %d %s the checkpoint of size %d %s: %v",
+		e.Origin, e.NewTree.N, what, e.OldTree.N, when, e.Err)
 }
 
 func (e *ForkError) Unwrap() error { return e.Err }
@@ -53,47 +59,119 @@ func (e *ForkError) Unwrap() error { return e.Err }
 // verified before is a prefix of it, by a consistency proof from the log's
 // tiles, and then keeps the new one in its place. A rollback or a fork is
 // a *ForkError. The first checkpoint seen of a log is trusted on first use.
+//
+// Runs sharing a cache (other processes, other Logs) merge their
+// checkpoints as Go's checksum database client does: the cached checkpoint
+// is replaced by compare-and-swap, under a lock, only by a newer one proven
+// consistent with it, so it never goes back. A checkpoint that another run
+// kept meanwhile and that contradicts this one (the same size with another
+// root, or a tree of which the smaller is not a prefix) is a *ForkError
+// too. A cached checkpoint that doesn't verify is an error wrapping
+// ErrCorruptCache, naming the file.
 func (l *Log) VerifiedCheckpoint(ctx context.Context) (tiles.Checkpoint, error) {
 	cp, signed, err := l.Checkpoint(ctx)
 	if err != nil || l.cache == nil {
 		return cp, err
 	}
-	path := l.cache.checkpointPath()
-	oldSigned, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		l.cache.write(tiles.CheckpointKey, signed)
-		return cp, nil
-	}
+	oldSigned, err := l.cache.readCheckpoint()
 	if err != nil {
-		return tiles.Checkpoint{}, fmt.Errorf("couldn't read the last verified checkpoint: %w", err)
+		return tiles.Checkpoint{}, err
 	}
-	old, _, err := tiles.OpenCheckpoint(oldSigned, l.verifier)
+	if oldSigned != nil {
+		old, err := l.openCached(oldSigned)
+		if err != nil {
+			return tiles.Checkpoint{}, err
+		}
+		if old.Tree == cp.Tree {
+			return cp, nil
+		}
+		if err := l.proveConsistent(ctx, old, oldSigned, cp, signed, false); err != nil {
+			return tiles.Checkpoint{}, err
+		}
+	}
+	if err := l.keepCheckpoint(ctx, cp, signed, oldSigned); err != nil {
+		return tiles.Checkpoint{}, err
+	}
+	return cp, nil
+}
+
+// openCached verifies a cached checkpoint.
+func (l *Log) openCached(signed []byte) (tiles.Checkpoint, error) {
+	cp, _, err := tiles.OpenCheckpoint(signed, l.verifier)
 	if err != nil {
-		// Only a local user can have written it: they could as well have
-		// deleted it. Say so, and start again from the log's checkpoint.
-		l.cache.logger.Warn("the cached checkpoint doesn't verify; replacing it with the log's current one", "path", path, "err", err)
-		l.cache.write(tiles.CheckpointKey, signed)
-		return cp, nil
+		// Only a local user (or a damaged disk) can have written it. It is
+		// not replaced: that would reset the trust it keeps.
+		return tiles.Checkpoint{}, fmt.Errorf("%w: the cached checkpoint of %s, %s, doesn't verify with the log's key: %v; "+
+			"it was written or damaged on this machine, not by the log: delete it to trust the log's current checkpoint on first use again",
+			ErrCorruptCache, l.Origin(), l.cache.checkpointPath(), err)
 	}
-	if old.Tree == cp.Tree {
-		return cp, nil
+	return cp, nil
+}
+
+// keepCheckpoint replaces the cached checkpoint, which was seen (nil for
+// none) when cp was proven consistent with it, by cp (signed): a
+// compare-and-swap loop. If another run kept a checkpoint meanwhile, the
+// newer of the two stays, once proven consistent with the other.
+func (l *Log) keepCheckpoint(ctx context.Context, cp tiles.Checkpoint, signed, seen []byte) error {
+	for {
+		unlock, err := l.cache.lockCheckpoint()
+		if err != nil {
+			return fmt.Errorf("couldn't keep the verified checkpoint of %s: %w", l.Origin(), err)
+		}
+		cur, err := l.cache.readCheckpoint()
+		if err == nil && bytes.Equal(cur, seen) {
+			err = l.cache.writeCheckpoint(signed)
+			unlock()
+			if err != nil {
+				return fmt.Errorf("couldn't keep the verified checkpoint of %s in %s: %w", l.Origin(), l.cache.checkpointPath(), err)
+			}
+			return nil
+		}
+		unlock()
+		if err != nil {
+			return err
+		}
+		// Another run kept a checkpoint meanwhile.
+		other, err := l.openCached(cur)
+		if err != nil {
+			return err
+		}
+		if other.Tree == cp.Tree {
+			return nil
+		}
+		// The smaller must be a prefix of the other, and the newer stays:
+		// if it is the other one, there is nothing to write.
+		if err := l.proveConsistent(ctx, other, cur, cp, signed, true); err != nil || other.N > cp.N {
+			return err
+		}
+		seen = cur
+	}
+}
+
+// proveConsistent proves from the log's tiles that the cached checkpoint
+// (signed, cachedSigned) is a prefix of the one the log serves now, or,
+// when merged (another run kept the cached one meanwhile), that the
+// smaller of the two is a prefix of the other: a *ForkError if not.
+func (l *Log) proveConsistent(ctx context.Context, cached tiles.Checkpoint, cachedSigned []byte, served tiles.Checkpoint, servedSigned []byte, merged bool) error {
+	older, newer := cached.Tree, served.Tree
+	if merged && older.N > newer.N {
+		older, newer = newer, older
 	}
 	var proof tlog.TreeProof
-	err = l.retryFromLog(func() (err error) {
-		proof, err = tiles.ProveConsistency(old.Tree, cp.Tree, l.TileReader(ctx))
+	err := l.retryFromLog(func() (err error) {
+		proof, err = tiles.ProveConsistency(older, newer, l.TileReader(ctx))
 		return err
 	})
 	if IsSecurityError(err) {
-		return tiles.Checkpoint{}, &ForkError{
+		return &ForkError{
 			Origin: l.Origin(),
-			Old:    oldSigned, OldPath: path, OldTree: old.Tree,
-			New: signed, NewTree: cp.Tree,
-			Proof: proof, Err: err,
+			Old:    cachedSigned, OldPath: l.cache.checkpointPath(), OldTree: cached.Tree,
+			New: servedSigned, NewTree: served.Tree,
+			Proof: proof, Err: err, Merged: merged,
 		}
 	}
 	if err != nil {
-		return tiles.Checkpoint{}, fmt.Errorf("couldn't prove the checkpoint of %s consistent with the one verified before: %w", l.Origin(), err)
+		return fmt.Errorf("couldn't prove the checkpoint of %s consistent with the one verified before: %w", l.Origin(), err)
 	}
-	l.cache.write(tiles.CheckpointKey, signed)
-	return cp, nil
+	return nil
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -24,8 +25,13 @@ type LoggedFile struct {
 // Lookup returns the logged files of project (only filename, if not
 // empty), each proven by inclusion proof in tree. An index line whose
 // entry is missing or differs is an error wrapping tiles.ErrVerification.
+// A project the log has no index of is an error wrapping ErrNotInLog; a
+// tile or bundle that can't be fetched is not.
 func (l *Log) Lookup(ctx context.Context, tree tlog.Tree, project, filename string) ([]LoggedFile, error) {
 	x, err := l.Index(ctx, project)
+	if errors.Is(err, ErrNotFound) && !IsSecurityError(err) {
+		return nil, fmt.Errorf("project %s is %w: %w", project, ErrNotInLog, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +41,11 @@ func (l *Log) Lookup(ctx context.Context, tree tlog.Tree, project, filename stri
 			files = append(files, LoggedFile{IndexLine: line})
 		}
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	// Every file is proven (no cancellation at the first failure), so that
+	// the error returned doesn't depend on timing: the first evidence of
+	// misbehaviour in leaf order, else the first failure.
+	errs := make([]error, len(files))
+	var g errgroup.Group
 	g.SetLimit(16)
 	for i := range files {
 		f := &files[i]
@@ -43,18 +53,30 @@ func (l *Log) Lookup(ctx context.Context, tree tlog.Tree, project, filename stri
 			continue
 		}
 		g.Go(func() error {
-			e, _, err := l.Entry(gctx, tree, f.Leaf)
+			e, _, err := l.Entry(ctx, tree, f.Leaf)
 			if err != nil {
-				return err
+				errs[i] = fmt.Errorf("couldn't prove %s at leaf %d: %w", f.Filename, f.Leaf, err)
+				return nil
 			}
 			if err := checkIndexLine(f.IndexLine, e); err != nil {
-				return err
+				errs[i] = err
+				return nil
 			}
 			f.Proven, f.Publisher = true, e.Publisher
 			return nil
 		})
 	}
-	return files, g.Wait()
+	g.Wait()
+	var first error
+	for _, err := range errs {
+		if IsSecurityError(err) {
+			return files, err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return files, first
 }
 
 // checkIndexLine reports an index line that misstates its entry.
@@ -65,3 +87,7 @@ func checkIndexLine(line tiles.IndexLine, e tiles.Entry) error {
 	}
 	return nil
 }
+
+// ErrNotInLog is wrapped by Lookup's error for a project the log has no
+// index of.
+var ErrNotInLog = errors.New("not in the log")

@@ -559,8 +559,13 @@ func (r *logRun) planHash(a lockfile.Artifact, d [32]byte, x tiles.Index) plan {
 	case len(release) == 0:
 		return notInLog("the log has no file of %s %s", a.Project, a.Version)
 	case x.TreeSize < r.tree.N:
-		return notInLog("%s is none of the %d logged files of %s %s, but the index covers only size %d of the checkpoint's %d",
+		// The file may have been logged after the index was written; the
+		// lines listed are still the index's word, and are proven, so that
+		// one misstating its entry is caught.
+		p := notInLog("%s is none of the %d logged files of %s %s, but the index covers only size %d of the checkpoint's %d",
 			tiles.FormatSHA256(d), len(release), a.Project, a.Version, x.TreeSize, r.tree.N)
+		p.prove = release
+		return p
 	}
 	var listed []string
 	for _, loc := range release[:min(len(release), maxListed)] {

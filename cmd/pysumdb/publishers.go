@@ -10,7 +10,7 @@ import (
 )
 
 func newPublishersCommand(g *globals) *cobra.Command {
-	var location, vkey string
+	var f readFlags
 	c := &cobra.Command{
 		Use:   "publishers --log DIR_OR_URL --vkey VKEY PROJECT",
 		Short: "Print a project's publisher history from the log, flagging every change",
@@ -23,10 +23,12 @@ attack, but it is what to look at first when a dependency is hijacked.
 
 It exits 0 when the publisher never changed, 1 when it did.
 
+` + readCacheHelp + `
+
 ` + exitStatusHelp,
 		Args: argsBetween(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
-			_, cp, project, files, err := lookupProject(c, location, vkey, args[0], "")
+			_, cp, project, files, err := lookupProject(c, g, f, args[0], "")
 			if err != nil {
 				return err
 			}
@@ -38,8 +40,7 @@ It exits 0 when the publisher never changed, 1 when it did.
 			return nil
 		},
 	}
-	c.Flags().StringVar(&location, "log", "", "the log: a directory or an http(s) URL")
-	c.Flags().StringVar(&vkey, "vkey", "", "the log's verifier key, or a file holding it")
+	f.register(c)
 	return c
 }
 

@@ -22,9 +22,30 @@ func openLog(location, vkeyArg string) (*client.Log, error) {
 	return client.NewLog(fetch, vkey)
 }
 
-// lookupProject verifies the log's checkpoint and looks up a project's
-// files (only filename, if not empty), for lookup and publishers.
-func lookupProject(c *cobra.Command, location, vkey, projectArg, filename string) (*client.Log, tiles.Checkpoint, string, []client.LoggedFile, error) {
+// readFlags are the flags of lookup and publishers: one log, and the cache
+// that keeps its last verified checkpoint.
+type readFlags struct {
+	location, vkey, cacheDir string
+}
+
+func (f *readFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&f.location, "log", "", "the log: a directory or an http(s) URL")
+	c.Flags().StringVar(&f.vkey, "vkey", "", "the log's verifier key, or a file holding it")
+	c.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where verified checkpoints and tiles are kept, shared with verify (default $"+client.CacheDirEnv+", or pysumdb in the user cache directory)")
+}
+
+const readCacheHelp = `The last checkpoint verified of the log is kept in the cache directory, the
+same as verify's: every later checkpoint must be proven consistent with it,
+and one that is smaller or inconsistent (a rollback or a fork of the log) is
+a SECURITY ERROR, exit 3, printed with both checkpoints and the proof. A
+cached checkpoint that doesn't verify is an error (exit 2) naming the file:
+deleting it makes the next run trust the log's checkpoint on first use.`
+
+// lookupProject verifies the log's checkpoint, consistent with the one
+// kept in the cache, and looks up a project's files (only filename, if not
+// empty), for lookup and publishers. A rollback or a fork is printed with
+// its evidence.
+func lookupProject(c *cobra.Command, g *globals, f readFlags, projectArg, filename string) (*client.Log, tiles.Checkpoint, string, []client.LoggedFile, error) {
 	if err := requireFlags(c, "log", "vkey"); err != nil {
 		return nil, tiles.Checkpoint{}, "", nil, err
 	}
@@ -32,20 +53,39 @@ func lookupProject(c *cobra.Command, location, vkey, projectArg, filename string
 	if err != nil {
 		return nil, tiles.Checkpoint{}, "", nil, usageError{err}
 	}
-	l, err := openLog(location, vkey)
+	l, err := openLog(f.location, f.vkey)
 	if err != nil {
 		return nil, tiles.Checkpoint{}, "", nil, err
 	}
-	cp, _, err := l.Checkpoint(c.Context())
+	cache, err := openCache(f.cacheDir, g.logger())
 	if err != nil {
-		return l, cp, project, nil, err
+		return nil, tiles.Checkpoint{}, "", nil, err
+	}
+	l.UseCache(cache)
+	cp, err := l.VerifiedCheckpoint(c.Context())
+	if err != nil {
+		return l, cp, project, nil, checkpointError(g, err)
 	}
 	files, err := l.Lookup(c.Context(), cp.Tree, project, filename)
 	return l, cp, project, files, err
 }
 
+// checkpointError prints the evidence of a rollback or a fork and returns
+// the error of a checkpoint that couldn't be verified, a usage error if the
+// cached checkpoint is unusable.
+func checkpointError(g *globals, err error) error {
+	var fork *client.ForkError
+	switch {
+	case errors.As(err, &fork):
+		writeSecurityErrors(g.stderr, []error{err})
+	case errors.Is(err, client.ErrCorruptCache):
+		return usageError{err}
+	}
+	return err
+}
+
 func newLookupCommand(g *globals) *cobra.Command {
-	var location, vkey string
+	var f readFlags
 	c := &cobra.Command{
 		Use:   "lookup --log DIR_OR_URL --vkey VKEY PROJECT [FILENAME]",
 		Short: "Print the logged files of a project, each proven against the checkpoint",
@@ -54,6 +94,8 @@ index, filename, sha256, size and upload time, each proven by an inclusion
 proof against the verified checkpoint. Files the project index lists beyond
 the checkpoint's size are shown as "not yet provable".
 
+` + readCacheHelp + `
+
 ` + exitStatusHelp,
 		Args: argsBetween(1, 2),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -61,8 +103,8 @@ the checkpoint's size are shown as "not yet provable".
 			if len(args) == 2 {
 				filename = args[1]
 			}
-			l, cp, project, files, err := lookupProject(c, location, vkey, args[0], filename)
-			if errors.Is(err, client.ErrNotFound) && !client.IsSecurityError(err) && cp.N > 0 {
+			l, cp, project, files, err := lookupProject(c, g, f, args[0], filename)
+			if errors.Is(err, client.ErrNotInLog) {
 				return fmt.Errorf("project %s is not in the log %s (size %d)", project, l.Origin(), cp.N)
 			}
 			if err != nil {
@@ -86,7 +128,6 @@ the checkpoint's size are shown as "not yet provable".
 			return nil
 		},
 	}
-	c.Flags().StringVar(&location, "log", "", "the log: a directory or an http(s) URL")
-	c.Flags().StringVar(&vkey, "vkey", "", "the log's verifier key, or a file holding it")
+	f.register(c)
 	return c
 }

@@ -47,12 +47,15 @@ file such as
   vkey = "mirror.example.net/pysumdb+5e6f7a8b+DeF..."
 
 A log that can't be reached leaves the decision to the others. The last
-checkpoint verified of each log is kept in the cache directory: every later
-checkpoint must be proven consistent with it, and one that is smaller or
-inconsistent (a rollback or a fork of the log) is a SECURITY ERROR, exit 3,
-printed with both checkpoints and the proof. Tiles, once verified, are kept
-there too, so a second run fetches only the checkpoint and the project
-indexes.`
+checkpoint verified of each log is kept in the cache directory (shared with
+lookup and publishers): every later checkpoint must be proven consistent
+with it, and one that is smaller or inconsistent (a rollback or a fork of
+the log) is a SECURITY ERROR, exit 3, printed with both checkpoints and the
+proof. Runs sharing the cache only ever move it forward. A cached checkpoint
+that doesn't verify is an error (exit 2) naming the file: deleting it makes
+the next run trust the log's checkpoint on first use. Tiles, once verified,
+are kept there too, so a second run fetches only the checkpoint and the
+project indexes.`
 
 // openedLogs are the logs of a command, with what fetching them cost.
 type openedLogs struct {
@@ -92,14 +95,7 @@ func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, err
 		}
 		cfg = client.Config{Quorum: 1, Logs: []client.LogConfig{{URL: f.location, VKey: vkey}}}
 	}
-	cacheDir := f.cacheDir
-	if cacheDir == "" {
-		var err error
-		if cacheDir, err = client.DefaultCacheDir(); err != nil {
-			return nil, err
-		}
-	}
-	cache, err := client.OpenCache(cacheDir, logger)
+	cache, err := openCache(f.cacheDir, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +117,17 @@ func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, err
 		o.logs = append(o.logs, l)
 	}
 	return o, nil
+}
+
+// openCache opens the cache in dir, by default DefaultCacheDir.
+func openCache(dir string, logger *slog.Logger) (*client.Cache, error) {
+	if dir == "" {
+		var err error
+		if dir, err = client.DefaultCacheDir(); err != nil {
+			return nil, err
+		}
+	}
+	return client.OpenCache(dir, logger)
 }
 
 // stats returns a log's fetch counts.
@@ -178,7 +185,7 @@ other .txt is a requirements file) unless --format names it.
 Exit status: 0 everything verified or skipped (not-in-log artifacts are
 warnings), 1 a verification failed (a mismatch, a publisher mismatch, too
 few logs answered, or with --strict an artifact not in the log, logs that
-disagree, or nothing verified), 2 usage error or unreadable lockfile, 3 SECURITY ERROR: a log
+disagree, or nothing verified), 2 usage error, unreadable lockfile or unusable cached checkpoint, 3 SECURITY ERROR: a log
 misbehaves (bad signature, rollback, fork, an index or tile that contradicts
 the checkpoint).`,
 		Args: argsBetween(1, 1),
@@ -477,6 +484,12 @@ func verifyOutcome(stderr io.Writer, rep *client.Report, strict bool) error {
 		return fmt.Errorf("%w: %d misbehaviours of logs detected (see above)", tiles.ErrVerification, len(secErrs))
 	}
 	for _, ls := range rep.Logs {
+		if errors.Is(ls.Err, client.ErrCorruptCache) {
+			// A local file the user must repair: an input error.
+			return usageError{ls.Err}
+		}
+	}
+	for _, ls := range rep.Logs {
 		if ls.Err != nil {
 			fmt.Fprintf(stderr, "pysumdb: WARNING: log %s unusable: %v\n", ls.Origin, ls.Err)
 		}
@@ -522,7 +535,8 @@ func writeSecurityErrors(w io.Writer, errs []error) {
 		fmt.Fprintf(w, "checkpoint verified before (size %d, kept in %s):\n%s", fork.OldTree.N, fork.OldPath, indent(fork.Old))
 		fmt.Fprintf(w, "checkpoint served now (size %d):\n%s", fork.NewTree.N, indent(fork.New))
 		if len(fork.Proof) > 0 {
-			fmt.Fprintf(w, "proof of misbehaviour (consistency proof from size %d to size %d, from the log's tiles):\n", fork.OldTree.N, fork.NewTree.N)
+			fmt.Fprintf(w, "proof of misbehaviour (consistency proof from size %d to size %d, from the log's tiles):\n",
+				min(fork.OldTree.N, fork.NewTree.N), max(fork.OldTree.N, fork.NewTree.N))
 			for _, h := range fork.Proof {
 				fmt.Fprintf(w, "\t%s\n", h)
 			}
