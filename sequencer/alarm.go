@@ -14,6 +14,10 @@ import (
 	"github.com/pysumdb/pysumdb/publish"
 )
 
+// ErrAlarm reports alarms in the store that nobody has acknowledged yet
+// (the policy of CheckAlarms). The alarms themselves were logged at ERROR.
+var ErrAlarm = errors.New("unacknowledged alarms")
+
 // AlarmPrefix is where alarms are stored, one object per filename, served
 // digest and reason.
 const AlarmPrefix = "alarms/"
@@ -72,15 +76,26 @@ type Alarm struct {
 	Detail string `json:"detail,omitempty"`
 	// Detected is when the alarm was first raised, RFC 3339 UTC.
 	Detected string `json:"detected"`
-	// Acknowledged is when `pysumdb alarms` first listed it; until then,
-	// every run reports it.
+	// Acknowledged is when someone acknowledged the alarm (`pysumdb
+	// alarms ack`), RFC 3339 UTC; until then, every run reports it.
 	Acknowledged string `json:"acknowledged,omitempty"`
+	// AcknowledgedBy names who acknowledged it (user@host by default).
+	AcknowledgedBy string `json:"acknowledged_by,omitempty"`
 }
 
-func (a Alarm) key() string {
+// id is the alarm's stable identity: a digest of its kind, filename and
+// served digest, so that raising the same alarm again finds the first
+// record.
+func (a Alarm) id() string {
 	sum := sha256.Sum256([]byte(a.Code + "\n" + a.Filename + "\n" + a.ServedSHA256))
-	return AlarmPrefix + hex.EncodeToString(sum[:16]) + ".json"
+	return hex.EncodeToString(sum[:16])
 }
+
+func (a Alarm) key() string { return AlarmPrefix + a.id() + ".json" }
+
+// ID returns the alarm's stable identifier, as `pysumdb alarms` shows it
+// and `pysumdb alarms ack` takes it.
+func (a Alarm) ID() string { return a.id() }
 
 // StoredAlarm is an alarm as stored, with what it takes to update it.
 type StoredAlarm struct {
@@ -89,7 +104,13 @@ type StoredAlarm struct {
 	version publish.Version
 }
 
-// ListAlarms reads every alarm in store, oldest first.
+// ID returns the identifier of the stored alarm: the name of its object
+// under AlarmPrefix.
+func (a *StoredAlarm) ID() string {
+	return strings.TrimSuffix(strings.TrimPrefix(a.key, AlarmPrefix), ".json")
+}
+
+// ListAlarms reads every alarm in store, oldest first. It writes nothing.
 func ListAlarms(ctx context.Context, store publish.Store) ([]StoredAlarm, error) {
 	keys, err := store.List(ctx, AlarmPrefix)
 	if err != nil {
@@ -97,13 +118,9 @@ func ListAlarms(ctx context.Context, store publish.Store) ([]StoredAlarm, error)
 	}
 	alarms := make([]StoredAlarm, 0, len(keys))
 	for _, k := range keys {
-		data, v, err := store.Read(ctx, k)
+		a, err := readAlarm(ctx, store, k)
 		if err != nil {
-			return nil, fmt.Errorf("couldn't read alarm: %w", err)
-		}
-		a := StoredAlarm{key: k, version: v}
-		if err := json.Unmarshal(data, &a.Alarm); err != nil {
-			return nil, fmt.Errorf("couldn't parse alarm %s: %w", k, err)
+			return nil, err
 		}
 		alarms = append(alarms, a)
 	}
@@ -111,30 +128,63 @@ func ListAlarms(ctx context.Context, store publish.Store) ([]StoredAlarm, error)
 	return alarms, nil
 }
 
-// Acknowledge marks an alarm as listed by a human at now, so later runs
-// stop reporting it. The alarm itself stays in the store.
-func Acknowledge(ctx context.Context, store publish.Store, a *StoredAlarm, now time.Time) error {
-	if a.Acknowledged != "" {
+func readAlarm(ctx context.Context, store publish.Store, key string) (StoredAlarm, error) {
+	data, v, err := store.Read(ctx, key)
+	if err != nil {
+		return StoredAlarm{}, fmt.Errorf("couldn't read alarm %s: %w", key, err)
+	}
+	a := StoredAlarm{key: key, version: v}
+	if err := json.Unmarshal(data, &a.Alarm); err != nil {
+		return StoredAlarm{}, fmt.Errorf("couldn't parse alarm %s: %w", key, err)
+	}
+	return a, nil
+}
+
+// Acknowledge records that by acknowledged the alarm at now, so that
+// later runs stop reporting it; the alarm itself stays in the store (it
+// is evidence). It is a compare-and-swap on the version a was read at: if
+// someone else acknowledged the alarm first, their record is kept and a
+// is updated to it. Acknowledging an acknowledged alarm changes nothing.
+func Acknowledge(ctx context.Context, store publish.Store, a *StoredAlarm, by string, now time.Time) error {
+	if by == "" {
+		return errors.New("couldn't acknowledge alarm: no name for who acknowledges")
+	}
+	for {
+		if a.Acknowledged != "" {
+			return nil
+		}
+		acked := a.Alarm
+		acked.Acknowledged = now.UTC().Format(time.RFC3339)
+		acked.AcknowledgedBy = by
+		data, err := json.MarshalIndent(acked, "", "  ")
+		if err != nil {
+			return err
+		}
+		v, err := store.Swap(ctx, a.key, a.version, append(data, '\n'))
+		if errors.Is(err, publish.ErrConflict) {
+			// Changed since read (acknowledged by someone else, most
+			// likely): read it again and decide on what it is now.
+			fresh, rerr := readAlarm(ctx, store, a.key)
+			if rerr != nil {
+				return fmt.Errorf("couldn't acknowledge alarm %s: %w", a.ID(), rerr)
+			}
+			*a = fresh
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("couldn't acknowledge alarm %s: %w", a.ID(), err)
+		}
+		a.Alarm, a.version = acked, v
 		return nil
 	}
-	a.Acknowledged = now.UTC().Format(time.RFC3339)
-	data, err := json.MarshalIndent(a.Alarm, "", "  ")
-	if err != nil {
-		return err
-	}
-	v, err := store.Swap(ctx, a.key, a.version, append(data, '\n'))
-	if err != nil {
-		return fmt.Errorf("couldn't acknowledge alarm %s: %w", a.key, err)
-	}
-	a.version = v
-	return nil
 }
 
 // RaiseAlarm records an alarm in the store, once per filename, served
-// digest and kind (a second raise keeps the first record), and logs it at
-// ERROR.
+// digest and kind (a second raise keeps the first record, acknowledged or
+// not), and logs it at ERROR.
 func (s *Sequencer) RaiseAlarm(ctx context.Context, a Alarm) error {
 	s.log.Error("ALARM: "+a.Reason,
+		"id", a.ID(), "code", a.Code,
 		"project", a.Project, "filename", a.Filename, "leaf", a.Leaf,
 		"logged_sha256", a.LoggedSHA256, "logged_size", a.LoggedSize,
 		"served_sha256", a.ServedSHA256, "served_size", a.ServedSize)
@@ -147,4 +197,33 @@ func (s *Sequencer) RaiseAlarm(ctx context.Context, a Alarm) error {
 		return fmt.Errorf("couldn't record alarm for %s: %w", a.Filename, err)
 	}
 	return nil
+}
+
+// CheckAlarms is the alarm policy, the same for every source: it logs at
+// ERROR every alarm in the store that nobody has acknowledged yet (this
+// run's and earlier runs'), so that none goes unnoticed in a quiet run,
+// and returns them with an error wrapping ErrAlarm if there are any. A
+// run calls it last, whatever else happened.
+func (s *Sequencer) CheckAlarms(ctx context.Context) ([]StoredAlarm, error) {
+	alarms, err := ListAlarms(ctx, s.cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	var open []StoredAlarm
+	for _, a := range alarms {
+		if a.Acknowledged != "" {
+			continue
+		}
+		open = append(open, a)
+		s.log.Error("unacknowledged ALARM: "+a.Reason,
+			"id", a.ID(), "code", a.Code,
+			"project", a.Project, "filename", a.Filename, "leaf", a.Leaf,
+			"logged_sha256", a.LoggedSHA256, "logged_size", a.LoggedSize,
+			"served_sha256", a.ServedSHA256, "served_size", a.ServedSize,
+			"detected", a.Detected)
+	}
+	if len(open) > 0 {
+		return open, fmt.Errorf("%d %w (acknowledge them with `pysumdb alarms ack`)", len(open), ErrAlarm)
+	}
+	return nil, nil
 }

@@ -83,29 +83,58 @@ func (f *ingestFlags) config(store publish.Store, skey string, logger *slog.Logg
 
 // reportIngest prints a run's summary and returns the error that sets the
 // exit status: alarms (3) before failures (1).
-func reportIngest(g *globals, sum ingest.Summary, err error, elapsed time.Duration) error {
+func reportIngest(g *globals, storeLoc string, sum ingest.Summary, err error, elapsed time.Duration) error {
 	fmt.Fprintf(g.stdout, "%d batches: appended %d, already logged %d, attested %d, alarms %d (unacknowledged %d); log size %d; %s in %s\n",
 		sum.Batches, sum.Appended, sum.Duplicates, sum.Attested, len(sum.Alarms), sum.Unacknowledged, sum.TreeSize, sum.Phase, elapsed.Round(time.Millisecond))
 	printAlarms(g, sum.Alarms)
+	err = alarmOutcome(g, storeLoc, sum.Unacknowledged, err)
 	if errors.Is(err, ingest.ErrCursorMismatch) {
 		return usageError{err}
-	}
-	if sum.Unacknowledged > 0 {
-		if err != nil {
-			fmt.Fprintln(g.stderr, "pysumdb:", err)
-		}
-		fmt.Fprintf(g.stderr, "pysumdb: %d unacknowledged alarms: list them with 'pysumdb alarms --store ...'\n", sum.Unacknowledged)
-		return errAlarm
 	}
 	return err
 }
 
+// alarmOutcome applies the alarm policy's verdict (sequencer.CheckAlarms)
+// to a run's error: with unacknowledged alarms, it prints the run's other
+// failures, then how to see and acknowledge the alarms, and returns
+// errAlarm (exit 3, nothing more printed); otherwise it returns err.
+func alarmOutcome(g *globals, storeLoc string, unacknowledged int, err error) error {
+	if !errors.Is(err, sequencer.ErrAlarm) {
+		return err
+	}
+	for _, e := range flattenErrors(err) {
+		if !errors.Is(e, sequencer.ErrAlarm) {
+			fmt.Fprintln(g.stderr, "pysumdb:", e)
+		}
+	}
+	fmt.Fprintf(g.stderr, "pysumdb: %d unacknowledged alarms: list them with 'pysumdb alarms --store %s', "+
+		"then acknowledge them with 'pysumdb alarms ack --store %s ID...' (or --all)\n", unacknowledged, storeLoc, storeLoc)
+	return errAlarm
+}
+
+// flattenErrors returns the errors joined in err (errors.Join), or err.
+func flattenErrors(err error) []error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range joined.Unwrap() {
+		out = append(out, flattenErrors(e)...)
+	}
+	return out
+}
+
 func printAlarms(g *globals, alarms []sequencer.Alarm) {
 	for _, a := range alarms {
-		if a.Code == sequencer.AlarmChangedFile {
+		switch a.Code {
+		case sequencer.AlarmChangedFile:
 			fmt.Fprintf(g.stderr, "ALARM: %s (%s): logged at leaf %d as sha256:%s size %d, now sha256:%s size %d\n",
 				a.Filename, a.Project, a.Leaf, a.LoggedSHA256, a.LoggedSize, a.ServedSHA256, a.ServedSize)
-		} else {
+		case sequencer.AlarmOtherProject:
+			fmt.Fprintf(g.stderr, "ALARM: %s: logged at leaf %d under project %s (sha256:%s size %d), now served under project %s (sha256:%s size %d)\n",
+				a.Filename, a.Leaf, a.LoggedProject, a.LoggedSHA256, a.LoggedSize, a.Project, a.ServedSHA256, a.ServedSize)
+		default:
 			fmt.Fprintf(g.stderr, "ALARM: %s (%s): %s: %s\n", a.Filename, a.Project, a.Reason, a.Detail)
 		}
 	}

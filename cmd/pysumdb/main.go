@@ -9,6 +9,11 @@
 //	3  alarm: PyPI serves other bytes for a logged file, or a log
 //	   misbehaves (SECURITY ERROR)
 //	4  busy: another sequencer holds the lease or won the race
+//	130  aborted by a second SIGINT or SIGTERM
+//
+// Signals: the first SIGINT or SIGTERM asks the command to stop (sequence
+// and run finish and publish the batch in progress first); a second one
+// ends the process at once, whatever it is doing, with status 130.
 package main
 
 import (
@@ -20,10 +25,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -34,11 +41,15 @@ const (
 	exitUsage   = 2
 	exitAlarm   = 3
 	exitBusy    = 4
+	// exitAborted: a second signal ended the process (128 + SIGINT, as
+	// shells report a process an interrupt killed).
+	exitAborted = 130
 )
 
 const exitStatusHelp = `Exit status: 0 success, 1 failure, 2 usage or input error,
 3 alarm or SECURITY ERROR (a logged file changed, a log misbehaves),
-4 busy (another sequencer is running).`
+4 busy (another sequencer is running), 130 aborted by a second SIGINT or
+SIGTERM (the first asks the command to stop).`
 
 // usageError marks errors of the command line or of input files.
 type usageError struct{ err error }
@@ -59,7 +70,8 @@ func exitStatus(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errAlarm), errors.Is(err, tiles.ErrVerification), errors.Is(err, publish.ErrIntegrity):
+	case errors.Is(err, errAlarm), errors.Is(err, sequencer.ErrAlarm),
+		errors.Is(err, tiles.ErrVerification), errors.Is(err, publish.ErrIntegrity):
 		return exitAlarm
 	case errors.Is(err, publish.ErrBusy):
 		return exitBusy
@@ -74,12 +86,49 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// run runs the command line args and returns the exit status.
+// run runs the command line args and returns the exit status. The first
+// SIGINT or SIGTERM ends the command's context; the second ends the
+// process (see onSignals).
 func run(args []string, stdout, stderr io.Writer) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go onSignals(signals, stop, stderr, os.Exit)
 	return runContext(ctx, args, stdout, stderr)
 }
+
+// onSignals handles the signals of one process: the first asks the
+// command to stop, by stop (ending its context: most commands return at
+// once, sequence and run after publishing the batch in progress); the
+// second calls exit(exitAborted) whatever the command is doing, even
+// blocked on something that ignores its context (a FIFO, a stalled
+// stdin), since only SIGKILL would end it otherwise.
+func onSignals(signals <-chan os.Signal, stop func(), stderr io.Writer, exit func(int)) {
+	sig, ok := <-signals
+	if !ok {
+		return
+	}
+	fmt.Fprintf(stderr, "pysumdb: %v: stopping (signal again to abort)\n", sig)
+	stop()
+	if sig, ok = <-signals; !ok {
+		return
+	}
+	fmt.Fprintf(stderr, "pysumdb: %v: aborted\n", sig)
+	exit(exitAborted)
+}
+
+// workContext returns the context for work that the first signal must not
+// interrupt (a batch in progress), which ctx's end only asks to stop: it
+// is never cancelled, and a second signal ends the process.
+func workContext(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
+}
+
+// releaseTimeout bounds the release of a lease after the work is done,
+// which runs under a context that a signal does not cancel.
+const releaseTimeout = 30 * time.Second
 
 // runContext is run with a context that ends the command (as a signal
 // does).

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -27,8 +23,10 @@ func newRunCommand(g *globals) *cobra.Command {
 process: SPEC is a cron line ("*/5 * * * *", minute hour day month weekday)
 or a descriptor ("@every 10m", "@hourly"). Runs never overlap: a run still
 going when the next is due makes that one skip. On SIGINT or SIGTERM the
-batch in progress is published and the process exits; a second signal
-aborts at once (the next run finishes the batch).
+batch in progress is published and the process exits, with the status of
+the last run (0 if it succeeded, 3 with unacknowledged alarms); a second
+signal aborts at once with status 130 (nothing is lost: the next run
+finishes the batch, on GCS once the lease has expired).
 
 ` + exitStatusHelp,
 		Args: argsBetween(0, 0),
@@ -46,11 +44,11 @@ aborts at once (the next run finishes the batch).
 				return err
 			}
 			logger := g.logger()
-			// The command's context ends at the first signal: the runs
-			// must outlive it to publish their batch.
-			hard, abort := context.WithCancel(context.WithoutCancel(c.Context()))
-			defer abort()
-			store, closeStore, err := openStore(hard, storeLoc, logger)
+			// The command's context ends at the first signal, which only
+			// asks to stop: the runs must outlive it to publish their
+			// batch. A second signal ends the process (main).
+			work := workContext(c.Context())
+			store, closeStore, err := openStore(work, storeLoc, logger)
 			if err != nil {
 				return err
 			}
@@ -59,15 +57,14 @@ aborts at once (the next run finishes the batch).
 			if err != nil {
 				return err
 			}
-			stop := make(chan struct{})
-			cfg.Stop = stop
+			cfg.Stop = c.Context().Done()
 
 			var mu sync.Mutex
 			var last error
 			job := func() {
 				start := time.Now()
-				sum, err := ingest.Run(hard, cfg)
-				err = reportIngest(g, sum, err, time.Since(start))
+				sum, err := ingest.Run(work, cfg)
+				err = reportIngest(g, storeLoc, sum, err, time.Since(start))
 				if err != nil && err != errAlarm {
 					logger.Error("run failed", "err", err)
 				}
@@ -86,26 +83,10 @@ aborts at once (the next run finishes the batch).
 			}
 			logger.Info("scheduled", "schedule", schedule, "next", runner.Entry(id).Next.Format(time.RFC3339))
 
-			// The command's context ends at the first SIGINT or SIGTERM;
-			// only then listen for a second one, which aborts.
 			<-c.Context().Done()
-			signals := make(chan os.Signal, 1)
-			signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-			defer signal.Stop(signals)
 			logger.Info("stopping: publishing the batch in progress (signal again to abort)")
-			close(stop)
-			stopped := make(chan struct{})
-			go func() {
-				<-runner.Stop().Done()
-				initial.Wait()
-				close(stopped)
-			}()
-			select {
-			case <-stopped:
-			case <-signals:
-				abort()
-				<-stopped
-			}
+			<-runner.Stop().Done()
+			initial.Wait()
 			mu.Lock()
 			defer mu.Unlock()
 			if last != nil {

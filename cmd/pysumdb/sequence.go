@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -43,9 +45,20 @@ A bad line fails the run before anything is written.
 A file the log already holds with the same sha256 and size is skipped; with
 another sha256 or size it is NOT appended: an ALARM is logged with both
 values and the leaf index, recorded under alarms/ in the store, and the run
-exits 3 after logging the rest. Every later run reports it again (exit 3)
-until 'pysumdb alarms' lists it. An attestation that does not verify is an
-alarm too (the file is logged without publisher).
+exits 3 after logging the rest. An attestation that does not verify is an
+alarm too (the file is logged without publisher). Every later run, from
+either source, logs every alarm nobody has acknowledged yet and exits 3,
+until someone acknowledges it with 'pysumdb alarms ack' (listing alarms
+with 'pysumdb alarms' changes nothing).
+
+SIGINT or SIGTERM: the first finishes and publishes the batch in progress
+(with --pypi, no further batch is fetched; with --from-jsonl, the file is
+the one batch: it is read to its end and published), then sequence exits
+with the status of what it did: 0 if every batch it started is published
+(3 with unacknowledged alarms). A second signal aborts at once with status
+130, whatever sequence is doing (reading a FIFO or a stalled stdin
+included): nothing is lost, the next run finishes the batch (on GCS once
+the aborted run's lease has expired, 5 minutes by default).
 
 ` + exitStatusHelp,
 		Args: argsBetween(0, 0),
@@ -60,6 +73,14 @@ alarm too (the file is logged without publisher).
 			if err != nil {
 				return err
 			}
+			logger := g.logger()
+			// The first signal ends c.Context(), which only asks to stop:
+			// the batch in progress is done under work, which no signal
+			// cancels (the second one ends the process).
+			work := workContext(c.Context())
+			defer context.AfterFunc(c.Context(), func() {
+				logger.Info("stopping: publishing the batch in progress, then exiting (signal again to abort)")
+			})()
 			var records []sequencer.Record
 			if jsonl != "" {
 				// Read it all first: a bad file writes nothing.
@@ -67,8 +88,7 @@ alarm too (the file is logged without publisher).
 					return err
 				}
 			}
-			logger := g.logger()
-			store, closeStore, err := openStore(c.Context(), storeLoc, logger)
+			store, closeStore, err := openStore(work, storeLoc, logger)
 			if err != nil {
 				return err
 			}
@@ -78,26 +98,30 @@ alarm too (the file is logged without publisher).
 				if err != nil {
 					return err
 				}
+				cfg.Stop = c.Context().Done()
 				start := time.Now()
-				sum, err := ingest.Run(c.Context(), cfg)
-				return reportIngest(g, sum, err, time.Since(start))
+				sum, err := ingest.Run(work, cfg)
+				return reportIngest(g, storeLoc, sum, err, time.Since(start))
 			}
-			seq, err := sequencer.Open(c.Context(), sequencer.Config{Store: store, Key: skey, Logger: logger, Holder: holderName()})
+			seq, err := sequencer.Open(work, sequencer.Config{Store: store, Key: skey, Logger: logger, Holder: holderName()})
 			if err != nil {
 				return err
 			}
-			defer seq.Close(c.Context())
-			res, err := seq.Append(c.Context(), records, seq.Cursor())
-			if err != nil {
-				return err
+			defer func() {
+				rctx, cancel := context.WithTimeout(work, releaseTimeout)
+				defer cancel()
+				if err := seq.Close(rctx); err != nil {
+					logger.Warn("couldn't release the lease", "err", err)
+				}
+			}()
+			res, err := seq.Append(work, records, seq.Cursor())
+			if err == nil {
+				fmt.Fprintf(g.stdout, "appended %d, already logged %d, alarms %d; log size %d\n",
+					res.Appended, res.Duplicates, len(res.Alarms), res.TreeSize)
+				printAlarms(g, res.Alarms)
 			}
-			fmt.Fprintf(g.stdout, "appended %d, already logged %d, alarms %d; log size %d\n",
-				res.Appended, res.Duplicates, len(res.Alarms), res.TreeSize)
-			printAlarms(g, res.Alarms)
-			if len(res.Alarms) > 0 {
-				return errAlarm
-			}
-			return nil
+			open, aerr := seq.CheckAlarms(work)
+			return alarmOutcome(g, storeLoc, len(open), errors.Join(err, aerr))
 		},
 	}
 	c.Flags().StringVar(&storeLoc, "store", "", storeHelp)

@@ -72,8 +72,8 @@ type Summary struct {
 	Batches, Appended, Duplicates int
 	// Alarms raised by this run.
 	Alarms []sequencer.Alarm
-	// Unacknowledged counts the alarms in the store nobody has listed
-	// with `pysumdb alarms` yet, this run's included.
+	// Unacknowledged counts the alarms in the store nobody has
+	// acknowledged yet (`pysumdb alarms ack`), this run's included.
 	Unacknowledged int
 	// Failures are the projects left pending for the next run.
 	Failures []pypi.ProjectError
@@ -85,7 +85,15 @@ type Summary struct {
 	Phase string
 }
 
-// Run appends batches from PyPI until caught up or stopped.
+// releaseTimeout bounds the release of the lease at the end of a run,
+// which must happen even when the run was cancelled.
+const releaseTimeout = 30 * time.Second
+
+// Run appends batches from PyPI until caught up or stopped. Whatever
+// happened, unless ctx was cancelled, it ends with the sequencer's alarm
+// policy: the error wraps sequencer.ErrAlarm while alarms in the store are
+// unacknowledged (Summary.Unacknowledged counts them), joined with any
+// other failure of the run.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
 	logger := cfg.Logger
 	if logger == nil {
@@ -99,12 +107,29 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err != nil {
 		return sum, err
 	}
-	defer seq.Close(context.WithoutCancel(ctx))
+	defer func() {
+		// The lease must be released even after ctx is cancelled, or a
+		// lease object (GCS) stays held until it expires.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if err := seq.Close(rctx); err != nil {
+			logger.Warn("couldn't release the lease", "err", err)
+		}
+	}()
 	sum.TreeSize = seq.TreeSize()
+	err = run(ctx, cfg, seq, logger, &sum)
+	if ctx.Err() == nil {
+		open, aerr := seq.CheckAlarms(ctx)
+		sum.Unacknowledged = len(open)
+		err = errors.Join(err, aerr)
+	}
+	return sum, err
+}
 
+func run(ctx context.Context, cfg Config, seq *sequencer.Sequencer, logger *slog.Logger, sum *Summary) error {
 	cur, err := loadCursor(seq.Cursor(), cfg.PyPI.BaseURL(), cfg.ResetCursor, logger)
 	if err != nil {
-		return sum, err
+		return err
 	}
 	if cfg.Recheck {
 		logger.Info("re-checking every project of the index against the log")
@@ -115,24 +140,24 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		select {
 		case <-cfg.Stop:
 			logger.Info("stopping after the last published batch", "size", sum.TreeSize)
-			return finish(ctx, cfg, logger, sum, nil)
+			return nil
 		default:
 		}
 		batch, err := source.Next(ctx, cur, cfg.MaxFiles)
 		if err != nil {
-			return sum, fmt.Errorf("couldn't read PyPI: %w", err)
+			return fmt.Errorf("couldn't read PyPI: %w", err)
 		}
 		records, attested, err := toRecords(ctx, cfg, seq, batch.Files, logger)
 		if err != nil {
-			return sum, err
+			return err
 		}
 		next, err := json.Marshal(batch.Next)
 		if err != nil {
-			return sum, err
+			return err
 		}
 		res, err := seq.Append(ctx, records, next)
 		if err != nil {
-			return sum, err
+			return err
 		}
 		cur = batch.Next
 		sum.Batches++
@@ -149,32 +174,13 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			break
 		}
 	}
-	var failed error
 	if len(sum.Failures) > 0 {
 		for _, f := range sum.Failures {
 			logger.Warn("project left for the next run", "project", f.Project, "err", f.Err)
 		}
-		failed = fmt.Errorf("%w: %d projects left pending for the next run", ErrProjectsFailed, len(sum.Failures))
+		return fmt.Errorf("%w: %d projects left pending for the next run", ErrProjectsFailed, len(sum.Failures))
 	}
-	return finish(ctx, cfg, logger, sum, failed)
-}
-
-// finish reports every alarm nobody has acknowledged yet, so that none can
-// be missed in a quiet run.
-func finish(ctx context.Context, cfg Config, logger *slog.Logger, sum Summary, err error) (Summary, error) {
-	alarms, lerr := sequencer.ListAlarms(ctx, cfg.Store)
-	if lerr != nil {
-		return sum, errors.Join(err, lerr)
-	}
-	for _, a := range alarms {
-		if a.Acknowledged == "" {
-			sum.Unacknowledged++
-			logger.Error("unacknowledged ALARM (list it with `pysumdb alarms`)", "reason", a.Reason,
-				"project", a.Project, "filename", a.Filename, "leaf", a.Leaf,
-				"logged_sha256", a.LoggedSHA256, "served_sha256", a.ServedSHA256, "detected", a.Detected)
-		}
-	}
-	return sum, err
+	return nil
 }
 
 func loadCursor(stored json.RawMessage, baseURL string, reset bool, logger *slog.Logger) (pypi.Cursor, error) {

@@ -119,8 +119,8 @@ func TestTamperRaisesAlarmUntilAcknowledged(t *testing.T) {
 	// A change elsewhere in the project makes following read it again.
 	seed(t, f.srv, 2, 1, 500)
 	sum, err := f.run(t)
-	if err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, sequencer.ErrAlarm) {
+		t.Fatalf("tampered run: %v, want ErrAlarm", err)
 	}
 	if len(sum.Alarms) != 1 || sum.Unacknowledged != 1 || sum.Appended != 2 {
 		t.Fatalf("tampered run: %+v", sum)
@@ -129,15 +129,32 @@ func TestTamperRaisesAlarmUntilAcknowledged(t *testing.T) {
 	if a.Filename != "proj_1-4.0.tar.gz" || a.ServedSHA256 != bad || a.LoggedSHA256 != fmt.Sprintf("%064x", 5) || a.Leaf < 0 || a.Project != "proj-1" {
 		t.Fatalf("alarm %+v", a)
 	}
-	// Reported by every run until listed...
-	if sum, err = f.run(t); err != nil || sum.Unacknowledged != 1 || len(sum.Alarms) != 0 {
+	// Reported by every run until acknowledged, even one told to stop
+	// before its first batch...
+	if sum, err = f.run(t); !errors.Is(err, sequencer.ErrAlarm) || sum.Unacknowledged != 1 || len(sum.Alarms) != 0 {
 		t.Fatalf("next run: %+v, %v", sum, err)
+	}
+	stopped := f.config(t, f.store)
+	stop := make(chan struct{})
+	close(stop)
+	stopped.Stop = stop
+	if sum, err = ingest.Run(ctx, stopped); !errors.Is(err, sequencer.ErrAlarm) || sum.Unacknowledged != 1 || sum.Batches != 0 {
+		t.Fatalf("stopped run: %+v, %v", sum, err)
+	}
+	// ... and by one that failed: the alarm is reported with the failure.
+	other := f.config(t, f.store)
+	other.PyPI, err = pypi.NewClient(pypi.Config{BaseURL: f.srv.URL + "/other", RequestsPerSecond: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = ingest.Run(ctx, other); !errors.Is(err, sequencer.ErrAlarm) || !errors.Is(err, ingest.ErrCursorMismatch) {
+		t.Fatalf("failed run: %v, want ErrAlarm and ErrCursorMismatch", err)
 	}
 	alarms, err := sequencer.ListAlarms(ctx, f.store)
 	if err != nil || len(alarms) != 1 {
 		t.Fatalf("ListAlarms: %v, %v", alarms, err)
 	}
-	if err := sequencer.Acknowledge(ctx, f.store, &alarms[0], time.Now()); err != nil {
+	if err := sequencer.Acknowledge(ctx, f.store, &alarms[0], "tester@host", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if sum, err = f.run(t); err != nil || sum.Unacknowledged != 0 {
@@ -205,8 +222,8 @@ func TestAttestedPublisherIsLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum, err := ingest.Run(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, sequencer.ErrAlarm) {
+		t.Fatalf("run: %v, want ErrAlarm", err)
 	}
 	if sum.Attested != 1 || sum.Appended != 3 || sum.Unacknowledged != 1 {
 		t.Fatalf("%+v", sum)
