@@ -64,18 +64,11 @@ overwritten); the verifier key, which clients pin, is printed.`,
 	return c
 }
 
-// readSignerKey reads a private key file written by keygen, warning on
-// the process's standard error if others may read it (see
-// readSignerKeyTo).
-func readSignerKey(path string) (string, error) {
-	return readSignerKeyTo(path, os.Stderr)
-}
-
-// readSignerKeyTo reads a private key file written by keygen. A key file
+// readSignerKey reads a private key file written by keygen. A key file
 // that its group or others may read (keygen writes 0600) is still used, as
 // refusing would stop a running log, but with a warning on stderr saying
 // what to run.
-func readSignerKeyTo(path string, stderr io.Writer) (string, error) {
+func readSignerKey(path string, stderr io.Writer) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", usagef("couldn't read key file: %v", err)

@@ -39,7 +39,7 @@ finishes the batch, on GCS once the lease has expired).
 			if err != nil {
 				return usagef("--schedule %q: %v", schedule, err)
 			}
-			skey, err := readSignerKey(keyFile)
+			skey, err := readSignerKey(keyFile, g.stderr)
 			if err != nil {
 				return err
 			}

@@ -69,7 +69,7 @@ the aborted run's lease has expired, 5 minutes by default).
 			if (jsonl == "") == (ingestOpts.pypiURL == "") {
 				return usagef("sequence needs exactly one of --pypi and --from-jsonl (see '%s --help')", c.CommandPath())
 			}
-			skey, err := readSignerKey(keyFile)
+			skey, err := readSignerKey(keyFile, g.stderr)
 			if err != nil {
 				return err
 			}
