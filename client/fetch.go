@@ -16,12 +16,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/pysumdb/pysumdb/publish"
 )
@@ -30,7 +26,11 @@ import (
 var ErrNotFound = errors.New("not found")
 
 // Fetcher reads a log's objects by key (e.g. "checkpoint",
-// "tile/0/000").
+// "tile/0/000"). The fetchers of this package refuse an object larger
+// than tiles.MaxObjectSize(key) (the sequencer's state, which only a mirror
+// reads, has its own bound) with an error wrapping ErrTooLarge, having
+// read no more of it than that, so that a log (or anything between it and
+// the client) can't make a client run out of memory.
 type Fetcher interface {
 	Fetch(ctx context.Context, key string) ([]byte, error)
 }
@@ -65,7 +65,10 @@ func NewFetcher(location string) (Fetcher, error) {
 	return DirFetcher(dir), nil
 }
 
-// DirFetcher reads a log from a local directory (a publish.Dir store).
+// DirFetcher reads a log from a local directory (a publish.Dir store). Like
+// every Fetcher, it refuses an object larger than its kind allows (see
+// tiles.MaxObjectSize) without reading more of it than that: a file in a
+// directory can be as large, or as endless, as an HTTP answer.
 type DirFetcher string
 
 var (
@@ -76,59 +79,18 @@ var (
 func (d DirFetcher) store() StoreFetcher { return StoreFetcher{publish.ReadDir(string(d))} }
 
 func (d DirFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
-	return d.store().Fetch(ctx, key)
+	return readDirObject(string(d), key)
 }
 
 func (d DirFetcher) List(ctx context.Context, prefix string) ([]string, error) {
 	return d.store().List(ctx, prefix)
 }
 
-// HTTPFetcher reads a log over HTTP(S) with keep-alive connections.
-type HTTPFetcher struct {
-	base   string
-	client *http.Client
-}
-
-// NewHTTPFetcher returns a fetcher for the log at base. A nil client means
-// a client with keep-alive and a 30 s timeout.
-func NewHTTPFetcher(base string, client *http.Client) (*HTTPFetcher, error) {
-	if client == nil {
-		transport := http.DefaultTransport.(*http.Transport).Clone()
-		transport.MaxIdleConnsPerHost = 32
-		client = &http.Client{Timeout: 30 * time.Second, Transport: transport}
-	}
-	return &HTTPFetcher{base: strings.TrimSuffix(base, "/") + "/", client: client}, nil
-}
-
-func (h *HTTPFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
-	if err := publish.CheckKey(key); err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.base+key, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("User-Agent", UserAgent)
-	resp, err := h.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't fetch %s: %w", key, err)
-	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, fmt.Errorf("%s%s: %w", h.base, key, ErrNotFound)
-	case resp.StatusCode != http.StatusOK:
-		return nil, fmt.Errorf("couldn't fetch %s%s: %s", h.base, key, resp.Status)
-	}
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't fetch %s%s: %w", h.base, key, err)
-	}
-	return data, nil
-}
-
 // StoreFetcher reads a log straight from its publish.Store, so that the
-// sequencer's own tests and tools can audit any backend.
+// sequencer's own tests and tools can audit any backend. An object larger
+// than its kind allows is refused too; a directory store is read through a
+// bounded reader, any other only after the backend has read the object
+// whole (publish.Store has no streaming read).
 type StoreFetcher struct{ Store publish.Store }
 
 var (
@@ -137,11 +99,20 @@ var (
 )
 
 func (s StoreFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
+	if d, ok := s.Store.(*publish.Dir); ok {
+		return readDirObject(d.Root(), key)
+	}
 	data, _, err := s.Store.Read(ctx, key)
 	if errors.Is(err, publish.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
 	}
-	return data, err
+	if err != nil {
+		return nil, err
+	}
+	if limit := maxFetchSize(key); int64(len(data)) > limit {
+		return nil, &TooLargeError{Key: key, Max: limit}
+	}
+	return data, nil
 }
 
 func (s StoreFetcher) List(ctx context.Context, prefix string) ([]string, error) {
