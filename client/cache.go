@@ -122,19 +122,42 @@ func (c *logCache) writeFile(key string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	return replaceFile(p, data, false)
+}
+
+// replaceFile writes data to path atomically (a reader sees the whole old
+// content or the whole new one), through a temporary file renamed into
+// place; with durable, the file and its directory are synced too.
+func replaceFile(path string, data []byte, durable bool) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
+	if err == nil && durable {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), p)
+		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
 		os.Remove(f.Name())
+		return err
+	}
+	if !durable {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }
@@ -204,32 +227,5 @@ func (c *logCache) readCheckpoint() ([]byte, error) {
 // writeCheckpoint replaces the cached checkpoint, durably (the file and
 // its directory synced), under the lock.
 func (c *logCache) writeCheckpoint(data []byte) error {
-	p := c.checkpointPath()
-	f, err := os.CreateTemp(c.dir, ".tmp-checkpoint-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), p)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	d, err := os.Open(c.dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return replaceFile(c.checkpointPath(), data, true)
 }

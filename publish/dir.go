@@ -13,13 +13,11 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-	"unicode"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -496,7 +494,7 @@ func (d *Dir) Lock(ctx context.Context, holder string) (func(context.Context) er
 	unlock, err := d.flock(".lease", syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
 		by, _ := os.ReadFile(filepath.Join(d.root, ".lease-holder"))
-		return nil, fmt.Errorf("%w (held by %s)", ErrBusy, holderName(string(by)))
+		return nil, fmt.Errorf("%w (held by %s)", ErrBusy, HolderName(string(by)))
 	}
 	if err != nil {
 		return nil, err
@@ -505,21 +503,6 @@ func (d *Dir) Lock(ctx context.Context, holder string) (func(context.Context) er
 	_ = os.WriteFile(filepath.Join(d.root, ".lease-holder"), []byte(holder+"\n"), 0o644)
 	d.removeStaleTemps()
 	return func(context.Context) error { unlock(); return nil }, nil
-}
-
-// holderName returns the lease holder's name as the busy message shows it:
-// quoted if it is not plain printable text, "an unnamed holder" if it is
-// empty (.lease-holder is written after the lock is taken, and its writing
-// may fail or not have happened yet).
-func holderName(holder string) string {
-	holder = strings.TrimSpace(holder)
-	switch {
-	case holder == "":
-		return "an unnamed holder"
-	case strings.IndexFunc(holder, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
-		return strconv.Quote(holder)
-	}
-	return holder
 }
 
 // staleTempAge is how old a temporary file must be to be taken for the

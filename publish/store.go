@@ -8,7 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -79,6 +81,21 @@ type Store interface {
 	// ends). The lease is an optimisation: correctness never depends on
 	// it, only on Create and Swap.
 	Lock(ctx context.Context, holder string) (release func(context.Context) error, err error)
+}
+
+// HolderName returns a lease holder's name as a busy message shows it:
+// quoted if it is not plain printable text, "an unnamed holder" if it is
+// empty (a lease whose holder file was not written yet, or written by
+// another tool or by hand).
+func HolderName(holder string) string {
+	holder = strings.TrimSpace(holder)
+	switch {
+	case holder == "":
+		return "an unnamed holder"
+	case strings.IndexFunc(holder, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return strconv.Quote(holder)
+	}
+	return holder
 }
 
 // CheckKey reports whether key is a valid object key: relative,

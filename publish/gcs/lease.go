@@ -6,11 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"cloud.google.com/go/storage"
 
@@ -50,7 +47,7 @@ func (s *Store) Lock(ctx context.Context, holder string) (func(context.Context) 
 			return s.hold(mine, generation), nil
 		}
 		if generation != 0 && s.now().Before(current.Expires) {
-			return nil, fmt.Errorf("%w (held by %s until %s)", publish.ErrBusy, holderName(current.Holder), current.Expires.Format(time.RFC3339))
+			return nil, fmt.Errorf("%w (held by %s until %s)", publish.ErrBusy, publish.HolderName(current.Holder), current.Expires.Format(time.RFC3339))
 		}
 		mine.Expires = s.now().Add(s.leaseTTL)
 		newGeneration, err := s.writeLease(ctx, generation, mine)
@@ -172,21 +169,7 @@ func lostLease(current lease, generation int64) error {
 	if generation == 0 {
 		return fmt.Errorf("couldn't release the lease: %w (it expired and was taken over by another holder)", publish.ErrBusy)
 	}
-	return fmt.Errorf("couldn't release the lease: %w (it expired and was taken over by %s)", publish.ErrBusy, holderName(current.Holder))
-}
-
-// holderName returns a lease holder's name as a message shows it: quoted
-// if it is not plain printable text, "an unnamed holder" if it is empty
-// (a lease written by another tool, or by hand).
-func holderName(holder string) string {
-	holder = strings.TrimSpace(holder)
-	switch {
-	case holder == "":
-		return "an unnamed holder"
-	case strings.IndexFunc(holder, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
-		return strconv.Quote(holder)
-	}
-	return holder
+	return fmt.Errorf("couldn't release the lease: %w (it expired and was taken over by %s)", publish.ErrBusy, publish.HolderName(current.Holder))
 }
 
 // readLease returns the lease and its object's generation, 0 if there is
