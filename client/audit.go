@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -105,9 +106,7 @@ type mutableObject struct {
 }
 
 func (l *Log) audit(ctx context.Context, logger *slog.Logger, rec *verifiedObjects) (*AuditReport, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	cp, signed, err := l.Checkpoint(ctx)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -60,9 +60,7 @@ type Cache struct {
 // write to the cache later are logged to logger (nil discards them), never
 // fatal: the cache only saves fetches.
 func OpenCache(dir string, logger *slog.Logger) (*Cache, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("couldn't create cache directory: %w", err)
 	}
@@ -93,7 +91,7 @@ func (c *logCache) path(key string) string {
 
 // read returns the cached object at key, if any.
 func (c *logCache) read(key string) ([]byte, bool) {
-	if publish.CheckKey(key) != nil {
+	if tiles.CheckKey(key) != nil {
 		return nil, false
 	}
 	data, err := os.ReadFile(c.path(key))
@@ -115,7 +113,7 @@ func (c *logCache) write(key string, data []byte) {
 }
 
 func (c *logCache) writeFile(key string, data []byte) error {
-	if err := publish.CheckKey(key); err != nil {
+	if err := tiles.CheckKey(key); err != nil {
 		return err
 	}
 	p := c.path(key)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 
-	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/tiles"
 )
 
 // Timeouts and retries of an HTTPFetcher. A log's server is not trusted:
@@ -120,7 +120,7 @@ var (
 // Fetch reads the object at key: ErrNotFound if the server answers 404,
 // ErrTooLarge if it is larger than tiles.MaxObjectSize(key) allows.
 func (h *HTTPFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
-	if err := publish.CheckKey(key); err != nil {
+	if err := tiles.CheckKey(key); err != nil {
 		return nil, err
 	}
 	addr := h.base + key

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -103,7 +102,7 @@ func readLimited(r io.Reader, key string, limit, sizeHint int64) ([]byte, error)
 // before reading it: from the file's size, and while reading in case the
 // file grows (or is not a regular file at all, like /dev/zero).
 func readDirObject(root, key string) ([]byte, error) {
-	if err := publish.CheckKey(key); err != nil {
+	if err := tiles.CheckKey(key); err != nil {
 		return nil, err
 	}
 	f, err := os.Open(filepath.Join(filepath.Clean(root), filepath.FromSlash(key)))

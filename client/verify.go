@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -313,10 +314,7 @@ type plan struct {
 }
 
 func (v *Verifier) checkLog(ctx context.Context, l *Log, artifacts []lockfile.Artifact, digests [][32]byte, alsoRead []string) (LogStatus, *logRun, []LogResult) {
-	logger := v.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := logging.OrDiscard(v.Logger)
 	results := make([]LogResult, len(artifacts))
 	cp, err := l.VerifiedCheckpoint(ctx)
 	if err != nil {

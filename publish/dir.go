@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/pysumdb/pysumdb/tiles"
 )
 
 // Dir is a Store in a local directory, the embedded default.
@@ -83,7 +85,7 @@ func ReadDir(dir string) *Dir {
 func (d *Dir) Root() string { return d.root }
 
 func (d *Dir) path(key string) (string, error) {
-	if err := CheckKey(key); err != nil {
+	if err := tiles.CheckKey(key); err != nil {
 		return "", err
 	}
 	return filepath.Join(d.root, filepath.FromSlash(key)), nil
@@ -152,7 +154,7 @@ var errOutsideStore = errors.New("a symbolic link out of the store, not followed
 // sequencer reads anything outside the store. Links within the store are
 // followed.
 func (d *Dir) Read(ctx context.Context, key string) ([]byte, Version, error) {
-	if err := CheckKey(key); err != nil {
+	if err := tiles.CheckKey(key); err != nil {
 		return nil, NoVersion, err
 	}
 	data, err := d.readInRoot(key)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -19,9 +20,7 @@ import (
 // symbolic link out of a directory store, and only GET and HEAD. Anything
 // else is 404.
 func Handler(store Store, logger *slog.Logger) http.Handler {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger = logging.OrDiscard(logger)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
@@ -29,7 +28,7 @@ func Handler(store Store, logger *slog.Logger) http.Handler {
 			return
 		}
 		key := strings.TrimPrefix(r.URL.Path, "/")
-		if !tiles.IsPublicKey(key) || CheckKey(key) != nil {
+		if !tiles.IsPublicKey(key) || tiles.CheckKey(key) != nil {
 			http.NotFound(w, r)
 			return
 		}

@@ -44,6 +44,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -105,9 +106,7 @@ type Result struct {
 // the store is new, checks the state against the checkpoint, and finishes
 // any batch an earlier run left half-done.
 func Open(ctx context.Context, cfg Config) (*Sequencer, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.Logger = logging.OrDiscard(cfg.Logger)
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 32
 	}

@@ -1,6 +1,7 @@
 package tiles
 
 import (
+	"fmt"
 	"strings"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -95,4 +96,25 @@ func IsPublicKey(key string) bool {
 		return isFilenameHome(home)
 	}
 	return false
+}
+
+// CheckKey reports whether key is a valid object key: relative,
+// slash-separated, no empty, "." or ".." segments, no segment starting
+// with "." other than ".well-known", printable ASCII without spaces or
+// backslashes.
+func CheckKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("empty object key")
+	}
+	for _, seg := range strings.Split(key, "/") {
+		if seg == "" || (strings.HasPrefix(seg, ".") && seg != ".well-known") {
+			return fmt.Errorf("invalid object key %q", key)
+		}
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return fmt.Errorf("invalid object key %q", key)
+		}
+	}
+	return nil
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/ingest"
-	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -81,7 +81,7 @@ func runDemo(ctx context.Context, g *globals, dir, serveAddr string, tamper bool
 	slices.SortStableFunc(records, func(a, b sequencer.Record) int { return strings.Compare(a.UploadTime, b.UploadTime) })
 	early, late := records[:len(records)-demoNewFiles], records[len(records)-demoNewFiles:]
 
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	if err := publishOnDemoPyPI(srv, early); err != nil {
 		return err
@@ -183,14 +183,14 @@ func resetDemoDir(dir string) error {
 	return os.MkdirAll(filepath.Join(dir, demoMarker), 0o700)
 }
 
-func publishOnDemoPyPI(srv *pypitest.Server, records []sequencer.Record) error {
+func publishOnDemoPyPI(srv *fakepypi.Server, records []sequencer.Record) error {
 	for _, r := range records {
 		version, _ := lockfile.FilenameVersion(r.Project, r.Filename)
 		upload := r.UploadTime
 		if upload == tiles.NoUploadTime {
 			upload = ""
 		}
-		if _, err := srv.AddFile(r.Project, pypitest.File{Filename: r.Filename, Version: version, SHA256: r.SHA256, Size: r.Size, UploadTime: upload}); err != nil {
+		if _, err := srv.AddFile(r.Project, fakepypi.File{Filename: r.Filename, Version: version, SHA256: r.SHA256, Size: r.Size, UploadTime: upload}); err != nil {
 			return fmt.Errorf("couldn't publish %s on the demo PyPI: %w", r.Filename, err)
 		}
 	}

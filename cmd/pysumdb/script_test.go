@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
-	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 	"github.com/rogpeppe/go-internal/testscript"
 	"testing"
 )
@@ -31,7 +31,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
-			env.Values[pypiServersKey{}] = map[string]*pypitest.Server{}
+			env.Values[pypiServersKey{}] = map[string]*fakepypi.Server{}
 			// Each script has a client cache of its own.
 			env.Setenv("PYSUMDB_CACHE", filepath.Join(env.WorkDir, ".cache"))
 			return nil
@@ -148,7 +148,7 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 //	pypi add NAME PROJECT FILENAME SHA256 SIZE
 //	pypi tamper NAME PROJECT FILENAME SHA256 SIZE
 func pypiCommand(ts *testscript.TestScript, neg bool, args []string) {
-	servers, _ := ts.Value(pypiServersKey{}).(map[string]*pypitest.Server)
+	servers, _ := ts.Value(pypiServersKey{}).(map[string]*fakepypi.Server)
 	if len(args) < 2 {
 		ts.Fatalf("usage: pypi start|add|tamper NAME ...")
 	}
@@ -162,12 +162,12 @@ func pypiCommand(ts *testscript.TestScript, neg bool, args []string) {
 		if err1 != nil || err2 != nil {
 			ts.Fatalf("pypi start: PROJECTS and FILES must be numbers")
 		}
-		srv := pypitest.NewServer()
+		srv := fakepypi.NewServer()
 		ts.Defer(srv.Close)
 		for p := range projects {
 			for f := range files {
 				k := p*files + f
-				_, err := srv.AddFile(fmt.Sprintf("Demo_Project_%d", p), pypitest.File{
+				_, err := srv.AddFile(fmt.Sprintf("Demo_Project_%d", p), fakepypi.File{
 					Filename: fmt.Sprintf("demo_project_%d-%d.0.tar.gz", p, f), Version: fmt.Sprintf("%d.0", f),
 					SHA256: fmt.Sprintf("%064x", k+1), Size: int64(1000 + k), UploadTime: "2025-01-02T03:04:05Z",
 				})
@@ -187,7 +187,7 @@ func pypiCommand(ts *testscript.TestScript, neg bool, args []string) {
 		size, err := strconv.ParseInt(args[5], 10, 64)
 		ts.Check(err)
 		if args[0] == "add" {
-			_, err = srv.AddFile(args[2], pypitest.File{Filename: args[3], Version: "9", SHA256: args[4], Size: size})
+			_, err = srv.AddFile(args[2], fakepypi.File{Filename: args[3], Version: "9", SHA256: args[4], Size: size})
 		} else {
 			err = srv.TamperFile(args[2], args[3], args[4], size)
 		}

@@ -27,7 +27,7 @@ import (
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
-	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -389,7 +389,7 @@ func lieIndex(ts *testscript.TestScript, neg bool, args []string) {
 
 var (
 	pypiServersMu sync.Mutex
-	pypiServers   = map[*testscript.TestScript]map[string]*pypitest.Server{}
+	pypiServers   = map[*testscript.TestScript]map[string]*fakepypi.Server{}
 )
 
 // pypiServe starts an in-memory PyPI serving the files of a JSON lines
@@ -401,16 +401,16 @@ func pypiServe(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	records, err := sequencer.ReadJSONL(strings.NewReader(ts.ReadFile(args[1])), args[1])
 	ts.Check(err)
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	ts.Defer(srv.Close)
 	for _, r := range records {
 		version, _ := lockfile.FilenameVersion(r.Project, r.Filename)
-		_, err := srv.AddFile(r.Project, pypitest.File{Filename: r.Filename, Version: version, SHA256: r.SHA256, Size: r.Size})
+		_, err := srv.AddFile(r.Project, fakepypi.File{Filename: r.Filename, Version: version, SHA256: r.SHA256, Size: r.Size})
 		ts.Check(err)
 	}
 	pypiServersMu.Lock()
 	if pypiServers[ts] == nil {
-		pypiServers[ts] = map[string]*pypitest.Server{}
+		pypiServers[ts] = map[string]*fakepypi.Server{}
 		ts.Defer(func() {
 			pypiServersMu.Lock()
 			delete(pypiServers, ts)

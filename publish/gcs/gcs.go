@@ -34,7 +34,7 @@
 //
 // List lists the objects under the prefix (GCS listings are strongly
 // consistent) and returns their names relative to the prefix, sorted.
-// Names that are not object keys (see publish.CheckKey), such as the
+// Names that are not object keys (see tiles.CheckKey), such as the
 // lease object, are left out.
 //
 // # Retries
@@ -115,7 +115,9 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 
+	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/tiles"
 )
 
 // Config says where the store is and how it behaves. Only Bucket is
@@ -204,7 +206,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	prefix := strings.TrimSuffix(cfg.Prefix, "/")
 	if prefix != "" {
-		if err := publish.CheckKey(prefix); err != nil {
+		if err := tiles.CheckKey(prefix); err != nil {
 			return nil, fmt.Errorf("invalid prefix %q in bucket %s: %w", cfg.Prefix, cfg.Bucket, err)
 		}
 		prefix += "/"
@@ -232,9 +234,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
+	s.log = logging.OrDiscard(s.log)
 	client, err := storage.NewClient(ctx, append([]option.ClientOption{storage.WithJSONReads()}, cfg.ClientOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't create GCS client: %w", err)
@@ -268,7 +268,7 @@ func (s *Store) object(key string) *storage.ObjectHandle {
 
 // Create implements publish.Store.
 func (s *Store) Create(ctx context.Context, key string, data []byte) error {
-	if err := publish.CheckKey(key); err != nil {
+	if err := tiles.CheckKey(key); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -295,7 +295,7 @@ func (s *Store) Create(ctx context.Context, key string, data []byte) error {
 
 // Read implements publish.Store.
 func (s *Store) Read(ctx context.Context, key string) ([]byte, publish.Version, error) {
-	if err := publish.CheckKey(key); err != nil {
+	if err := tiles.CheckKey(key); err != nil {
 		return nil, publish.NoVersion, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -329,7 +329,7 @@ func (s *Store) read(ctx context.Context, name string) ([]byte, int64, error) {
 
 // Swap implements publish.Store.
 func (s *Store) Swap(ctx context.Context, key string, old publish.Version, data []byte) (publish.Version, error) {
-	if err := publish.CheckKey(key); err != nil {
+	if err := tiles.CheckKey(key); err != nil {
 		return publish.NoVersion, err
 	}
 	cond := storage.Conditions{DoesNotExist: true}
@@ -395,7 +395,7 @@ func (s *Store) upload(ctx context.Context, name string, cond storage.Conditions
 
 // Delete implements publish.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if err := publish.CheckKey(key); err != nil {
+	if err := tiles.CheckKey(key); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -438,7 +438,7 @@ func (s *Store) List(ctx context.Context, prefix string) ([]string, error) {
 			return nil, fmt.Errorf("couldn't list %q: %w", prefix, err)
 		}
 		key := strings.TrimPrefix(attrs.Name, s.prefix)
-		if publish.CheckKey(key) == nil {
+		if tiles.CheckKey(key) == nil {
 			keys = append(keys, key)
 		}
 	}

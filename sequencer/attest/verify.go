@@ -14,6 +14,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/verify"
 
+	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -79,10 +80,7 @@ type Verifier struct {
 // or supplies TrustedMaterial, it refreshes the trusted root through TUF,
 // falling back to the shipped root with a warning when that fails.
 func NewVerifier(cfg Config) (*Verifier, error) {
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := logging.OrDiscard(cfg.Logger)
 	material := cfg.TrustedMaterial
 	if material == nil {
 		trustedRoot, err := loadTrustedRoot(cfg, logger)

@@ -10,7 +10,7 @@ import (
 	"github.com/pysumdb/pysumdb/sequencer/attest"
 	"github.com/pysumdb/pysumdb/sequencer/ingest"
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
-	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 	"github.com/pysumdb/pysumdb/sequencer/seqtest"
 )
 
@@ -27,7 +27,7 @@ func BenchmarkIngest(b *testing.B) {
 			var requests int64
 			for b.Loop() {
 				b.StopTimer()
-				srv := pypitest.NewServer()
+				srv := fakepypi.NewServer()
 				seed(b, srv, 10_000, 10, 0)
 				b.StartTimer()
 				store, err := publish.OpenDir(b.TempDir())
@@ -51,7 +51,7 @@ func BenchmarkIngest(b *testing.B) {
 				requests += client.Requests()
 				b.StopTimer()
 				for p := range 1_000 {
-					if _, err := srv.AddFile(fmt.Sprintf("Proj_%d", p*10), pypitest.File{
+					if _, err := srv.AddFile(fmt.Sprintf("Proj_%d", p*10), fakepypi.File{
 						Filename: fmt.Sprintf("proj_%d-new-%d.tar.gz", p*10, srv.Serial()), SHA256: fmt.Sprintf("%064x", 1<<40+srv.Serial()), Size: 1,
 					}); err != nil {
 						b.Fatal(err)

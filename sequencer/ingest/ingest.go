@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/attest"
@@ -95,10 +96,7 @@ const releaseTimeout = 30 * time.Second
 // unacknowledged (Summary.Unacknowledged counts them), joined with any
 // other failure of the run.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
+	logger := logging.OrDiscard(cfg.Logger)
 	if cfg.MaxFiles <= 0 {
 		cfg.MaxFiles = DefaultMaxFiles
 	}

@@ -16,18 +16,18 @@ import (
 	"github.com/pysumdb/pysumdb/sequencer/attest"
 	"github.com/pysumdb/pysumdb/sequencer/ingest"
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
-	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 	"github.com/pysumdb/pysumdb/sequencer/seqtest"
 )
 
 // seed publishes projects × files synthetic files on srv.
-func seed(t testing.TB, srv *pypitest.Server, projects, files, offset int) {
+func seed(t testing.TB, srv *fakepypi.Server, projects, files, offset int) {
 	t.Helper()
 	for p := range projects {
 		name := fmt.Sprintf("Proj_%d", p)
 		for f := range files {
 			k := offset + p*files + f
-			_, err := srv.AddFile(name, pypitest.File{
+			_, err := srv.AddFile(name, fakepypi.File{
 				Filename:   fmt.Sprintf("proj_%d-%d.0.tar.gz", p, k),
 				Version:    fmt.Sprintf("%d.0", k),
 				SHA256:     fmt.Sprintf("%064x", k+1),
@@ -42,14 +42,14 @@ func seed(t testing.TB, srv *pypitest.Server, projects, files, offset int) {
 }
 
 type fixture struct {
-	srv   *pypitest.Server
+	srv   *fakepypi.Server
 	store publish.Store
 	skey  string
 	vkey  string
 }
 
 func newFixture(t *testing.T) *fixture {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	t.Cleanup(srv.Close)
 	store, err := publish.OpenDir(t.TempDir())
 	if err != nil {
@@ -169,7 +169,7 @@ func TestCursorOfAnotherIndex(t *testing.T) {
 	if _, err := f.run(t); err != nil {
 		t.Fatal(err)
 	}
-	other := pypitest.NewServer()
+	other := fakepypi.NewServer()
 	defer other.Close()
 	seed(t, other, 3, 2, 0)
 	cfg := f.config(t, f.store)
@@ -205,7 +205,7 @@ func TestAttestedPublisherIsLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for project, file := range map[string]pypitest.File{
+	for project, file := range map[string]fakepypi.File{
 		"sigstore": {Filename: "sigstore-3.6.1.tar.gz", Version: "3.6.1", Size: 10,
 			SHA256: "ee60fdc9236fd6709271ad53b44027461360c3fde155d2af15482e4c451ff865", Provenance: provenance},
 		// Served with the attestation of another file: suspicious.

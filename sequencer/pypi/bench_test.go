@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
-	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 )
 
 const (
@@ -42,7 +42,7 @@ func heapInUse() uint64 {
 }
 
 // heapPeak samples the heap in use until stopped and returns its peak.
-// The in-process pypitest server's own memory is included.
+// The in-process fakepypi server's own memory is included.
 func heapPeak() (stop func() uint64) {
 	var peak atomic.Uint64
 	sample := func() {
@@ -74,8 +74,8 @@ func heapPeak() (stop func() uint64) {
 	}
 }
 
-func benchServer(b *testing.B) *pypitest.Server {
-	srv := pypitest.NewServer()
+func benchServer(b *testing.B) *fakepypi.Server {
+	srv := fakepypi.NewServer()
 	b.Cleanup(srv.Close)
 	populate(b, srv, benchProjects, benchFilesPerProject)
 	return srv

@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
-	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
 func TestProjectPage(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	upper := strings.ToUpper(digestOf("a"))
-	files := []pypitest.File{
+	files := []fakepypi.File{
 		{Filename: "foo_bar-1.0.tar.gz", Version: "1.0", SHA256: upper, Size: 10, UploadTime: "2024-01-02T03:04:05.123456Z", Provenance: []byte(`{"attestation_bundles":[]}`)},
 		{Filename: "foo_bar-1.0-py3-none-any.whl", Version: "1.0", SHA256: digestOf("b"), Size: 0},
 		{Filename: "foo_bar-1.1.tar.gz", Version: "1.1", SHA256: digestOf("c"), Size: 12, UploadTime: "2024-01-02T04:04:05+01:00"},
@@ -67,20 +67,20 @@ func TestProjectPage(t *testing.T) {
 func TestProjectValidation(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		file pypitest.File
+		file fakepypi.File
 	}{
-		{"no sha256", pypitest.File{Filename: "x-1.tar.gz"}},
-		{"short sha256", pypitest.File{Filename: "x-1.tar.gz", SHA256: digestOf("x")[:63]}},
-		{"non-hex sha256", pypitest.File{Filename: "x-1.tar.gz", SHA256: strings.Repeat("g", 64)}},
-		{"filename with a space", pypitest.File{Filename: "x 1.tar.gz", SHA256: digestOf("x")}},
-		{"filename with a slash", pypitest.File{Filename: "../x-1.tar.gz", SHA256: digestOf("x")}},
-		{"empty filename", pypitest.File{Filename: "", SHA256: digestOf("x")}},
-		{"negative size", pypitest.File{Filename: "x-1.tar.gz", SHA256: digestOf("x"), Size: -1}},
-		{"upload time not RFC 3339", pypitest.File{Filename: "x-1.tar.gz", SHA256: digestOf("x"), UploadTime: "yesterday"}},
-		{"upload time before 1970", pypitest.File{Filename: "x-1.tar.gz", SHA256: digestOf("x"), UploadTime: "1960-01-01T00:00:00Z"}},
+		{"no sha256", fakepypi.File{Filename: "x-1.tar.gz"}},
+		{"short sha256", fakepypi.File{Filename: "x-1.tar.gz", SHA256: digestOf("x")[:63]}},
+		{"non-hex sha256", fakepypi.File{Filename: "x-1.tar.gz", SHA256: strings.Repeat("g", 64)}},
+		{"filename with a space", fakepypi.File{Filename: "x 1.tar.gz", SHA256: digestOf("x")}},
+		{"filename with a slash", fakepypi.File{Filename: "../x-1.tar.gz", SHA256: digestOf("x")}},
+		{"empty filename", fakepypi.File{Filename: "", SHA256: digestOf("x")}},
+		{"negative size", fakepypi.File{Filename: "x-1.tar.gz", SHA256: digestOf("x"), Size: -1}},
+		{"upload time not RFC 3339", fakepypi.File{Filename: "x-1.tar.gz", SHA256: digestOf("x"), UploadTime: "yesterday"}},
+		{"upload time before 1970", fakepypi.File{Filename: "x-1.tar.gz", SHA256: digestOf("x"), UploadTime: "1960-01-01T00:00:00Z"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := pypitest.NewServer()
+			srv := fakepypi.NewServer()
 			defer srv.Close()
 			if _, err := srv.AddFile("x", tc.file); err != nil {
 				t.Fatal(err)
@@ -97,7 +97,7 @@ func TestProjectValidation(t *testing.T) {
 }
 
 func TestProjectList(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	for _, name := range []string{"Zope.Interface", "a_b", "Django"} {
 		add(t, srv, name, name+"-1.tar.gz")
@@ -131,20 +131,20 @@ func TestProjectList(t *testing.T) {
 func TestRetries(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		fault pypitest.Fault
+		fault fakepypi.Fault
 	}{
-		{"429", pypitest.Fault{Kind: pypitest.FaultStatus, Status: http.StatusTooManyRequests, RetryAfter: "0"}},
-		{"429 with a date", pypitest.Fault{Kind: pypitest.FaultStatus, Status: http.StatusTooManyRequests, RetryAfter: "Mon, 02 Jan 2006 15:04:05 GMT"}},
-		{"500", pypitest.Fault{Kind: pypitest.FaultStatus, Status: http.StatusInternalServerError}},
-		{"503", pypitest.Fault{Kind: pypitest.FaultStatus, Status: http.StatusServiceUnavailable}},
-		{"truncated body", pypitest.Fault{Kind: pypitest.FaultTruncate}},
-		{"slow answer", pypitest.Fault{Kind: pypitest.FaultDelay, Delay: time.Hour}},
+		{"429", fakepypi.Fault{Kind: fakepypi.FaultStatus, Status: http.StatusTooManyRequests, RetryAfter: "0"}},
+		{"429 with a date", fakepypi.Fault{Kind: fakepypi.FaultStatus, Status: http.StatusTooManyRequests, RetryAfter: "Mon, 02 Jan 2006 15:04:05 GMT"}},
+		{"500", fakepypi.Fault{Kind: fakepypi.FaultStatus, Status: http.StatusInternalServerError}},
+		{"503", fakepypi.Fault{Kind: fakepypi.FaultStatus, Status: http.StatusServiceUnavailable}},
+		{"truncated body", fakepypi.Fault{Kind: fakepypi.FaultTruncate}},
+		{"slow answer", fakepypi.Fault{Kind: fakepypi.FaultDelay, Delay: time.Hour}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := pypitest.NewServer()
+			srv := fakepypi.NewServer()
 			defer srv.Close()
 			add(t, srv, "foo", "foo-1.tar.gz")
-			tc.fault.Endpoint, tc.fault.Times = pypitest.EndpointProject, 2
+			tc.fault.Endpoint, tc.fault.Times = fakepypi.EndpointProject, 2
 			srv.AddFault(tc.fault)
 			logs := &logRecorder{}
 			cfg := testConfig(srv, logs)
@@ -154,7 +154,7 @@ func TestRetries(t *testing.T) {
 			if err != nil || len(page.Files) != 1 {
 				t.Fatalf("Project = %+v, %v", page, err)
 			}
-			if n := srv.Requests().ByEndpoint[pypitest.EndpointProject]; n != 3 {
+			if n := srv.Requests().ByEndpoint[fakepypi.EndpointProject]; n != 3 {
 				t.Errorf("%d requests, want 3", n)
 			}
 			if n := c.Requests(); n != 3 {
@@ -168,10 +168,10 @@ func TestRetries(t *testing.T) {
 }
 
 func TestRetryAfterHonoured(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	add(t, srv, "foo", "foo-1.tar.gz")
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Kind: pypitest.FaultStatus, Status: http.StatusTooManyRequests, RetryAfter: "1", Times: 1})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Kind: fakepypi.FaultStatus, Status: http.StatusTooManyRequests, RetryAfter: "1", Times: 1})
 	logs := &logRecorder{}
 	c := newClient(t, testConfig(srv, logs))
 	if _, err := c.Project(context.Background(), "foo"); err != nil {
@@ -184,10 +184,10 @@ func TestRetryAfterHonoured(t *testing.T) {
 }
 
 func TestRetriesExhausted(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	add(t, srv, "foo", "foo-1.tar.gz")
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Kind: pypitest.FaultStatus, Status: http.StatusInternalServerError, Times: pypitest.Always})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Kind: fakepypi.FaultStatus, Status: http.StatusInternalServerError, Times: fakepypi.Always})
 	cfg := testConfig(srv, &logRecorder{})
 	cfg.MaxRetries = 2
 	_, err := newClient(t, cfg).Project(context.Background(), "foo")
@@ -208,20 +208,20 @@ func TestRetriesExhausted(t *testing.T) {
 }
 
 func TestMalformedAnswers(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	add(t, srv, "foo", "foo-1.tar.gz")
 	c := newClient(t, testConfig(srv, &logRecorder{}))
 
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Kind: pypitest.FaultMalformed, Times: 1})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Kind: fakepypi.FaultMalformed, Times: 1})
 	if _, err := c.Project(context.Background(), "foo"); !errors.Is(err, pypi.ErrMalformed) {
 		t.Errorf("malformed page: %v, want ErrMalformed", err)
 	}
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointIndex, Kind: pypitest.FaultMalformed, Times: 1})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointIndex, Kind: fakepypi.FaultMalformed, Times: 1})
 	if _, err := c.ProjectList(context.Background()); !errors.Is(err, pypi.ErrMalformed) {
 		t.Errorf("malformed list: %v, want ErrMalformed", err)
 	}
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointXMLRPC, Kind: pypitest.FaultMalformed, Times: 1})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointXMLRPC, Kind: fakepypi.FaultMalformed, Times: 1})
 	if _, err := c.ChangelogSince(context.Background(), 0); !errors.Is(err, pypi.ErrMalformed) {
 		t.Errorf("malformed changelog: %v, want ErrMalformed", err)
 	}
@@ -231,14 +231,14 @@ func TestMalformedAnswers(t *testing.T) {
 }
 
 func TestNotFound(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	add(t, srv, "foo", "foo-1.tar.gz")
 	c := newClient(t, testConfig(srv, &logRecorder{}))
 	if _, err := c.Project(context.Background(), "nope"); !errors.Is(err, pypi.ErrNotFound) {
 		t.Errorf("unknown project: %v, want ErrNotFound", err)
 	}
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Project: "foo", Kind: pypitest.FaultStatus, Status: http.StatusNotFound, Times: 1})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Project: "foo", Kind: fakepypi.FaultStatus, Status: http.StatusNotFound, Times: 1})
 	if _, err := c.Project(context.Background(), "foo"); !errors.Is(err, pypi.ErrNotFound) {
 		t.Errorf("listed project answering 404: %v, want ErrNotFound", err)
 	}
@@ -248,9 +248,9 @@ func TestNotFound(t *testing.T) {
 }
 
 func TestRedirectFollowed(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
-	if _, err := srv.AddFile("Foo_Bar", pypitest.File{Filename: "foo_bar-1.tar.gz", SHA256: digestOf("x"), Provenance: []byte(`{}`)}); err != nil {
+	if _, err := srv.AddFile("Foo_Bar", fakepypi.File{Filename: "foo_bar-1.tar.gz", SHA256: digestOf("x"), Provenance: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
 	c := newClient(t, testConfig(srv, &logRecorder{}))
@@ -261,13 +261,13 @@ func TestRedirectFollowed(t *testing.T) {
 	if page.Name != "foo-bar" || len(page.Files) != 1 || page.Files[0].Project != "foo-bar" {
 		t.Errorf("page = %+v", page)
 	}
-	if n := srv.Requests().ByEndpoint[pypitest.EndpointProject]; n != 2 {
+	if n := srv.Requests().ByEndpoint[fakepypi.EndpointProject]; n != 2 {
 		t.Errorf("%d requests, want 2 (redirect, page)", n)
 	}
 }
 
 func TestETagRevalidation(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	add(t, srv, "foo", "foo-1.tar.gz")
 	transport := &recordingTransport{}
@@ -306,7 +306,7 @@ func TestETagRevalidation(t *testing.T) {
 }
 
 func TestHTMLAnswerRejected(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	add(t, srv, "foo", "foo-1.tar.gz")
 	cfg := testConfig(srv, &logRecorder{})
@@ -317,7 +317,7 @@ func TestHTMLAnswerRejected(t *testing.T) {
 }
 
 func TestUserAgent(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	add(t, srv, "foo", "foo-1.tar.gz")
 	for _, ua := range []string{"", "mirror-audit/1.0 (ops@example.org)"} {
@@ -342,7 +342,7 @@ func TestUserAgent(t *testing.T) {
 }
 
 func TestChangelog(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	add(t, srv, "Foo.Bar", "foo_bar-1.tar.gz")              // 1 create, 2 new release, 3 add
 	if _, err := srv.RemoveProject("foo.bar"); err != nil { // 4
@@ -378,17 +378,17 @@ func TestChangelog(t *testing.T) {
 func TestXMLRPCRefused(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		fault pypitest.Fault
+		fault fakepypi.Fault
 	}{
-		{"403", pypitest.Fault{Kind: pypitest.FaultStatus, Status: http.StatusForbidden}},
-		{"405", pypitest.Fault{Kind: pypitest.FaultStatus, Status: http.StatusMethodNotAllowed}},
-		{"410", pypitest.Fault{Kind: pypitest.FaultStatus, Status: http.StatusGone}},
-		{"fault", pypitest.Fault{Kind: pypitest.FaultXMLRPC, Message: "RuntimeError: This API has been deprecated."}},
+		{"403", fakepypi.Fault{Kind: fakepypi.FaultStatus, Status: http.StatusForbidden}},
+		{"405", fakepypi.Fault{Kind: fakepypi.FaultStatus, Status: http.StatusMethodNotAllowed}},
+		{"410", fakepypi.Fault{Kind: fakepypi.FaultStatus, Status: http.StatusGone}},
+		{"fault", fakepypi.Fault{Kind: fakepypi.FaultXMLRPC, Message: "RuntimeError: This API has been deprecated."}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := pypitest.NewServer()
+			srv := fakepypi.NewServer()
 			defer srv.Close()
-			tc.fault.Endpoint, tc.fault.Times = pypitest.EndpointXMLRPC, pypitest.Always
+			tc.fault.Endpoint, tc.fault.Times = fakepypi.EndpointXMLRPC, fakepypi.Always
 			srv.AddFault(tc.fault)
 			c := newClient(t, testConfig(srv, &logRecorder{}))
 			if _, err := c.LastSerial(context.Background()); !errors.Is(err, pypi.ErrXMLRPCUnavailable) {
@@ -402,10 +402,10 @@ func TestXMLRPCRefused(t *testing.T) {
 }
 
 func TestXMLRPCRateLimitFaultRetried(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	add(t, srv, "foo", "foo-1.tar.gz")
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointXMLRPC, Kind: pypitest.FaultXMLRPC, Times: 2,
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointXMLRPC, Kind: fakepypi.FaultXMLRPC, Times: 2,
 		Message: "HTTPTooManyRequests: The action could not be performed because there were too many requests by the client. Limit may reset in 1 seconds."})
 	c := newClient(t, testConfig(srv, &logRecorder{}))
 	if last, err := c.LastSerial(context.Background()); err != nil || last != 3 {

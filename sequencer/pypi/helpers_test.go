@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
-	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 )
 
 // logRecorder is a slog handler keeping every record.
@@ -53,7 +53,7 @@ func (l *logRecorder) find(msg string) []map[string]slog.Value {
 
 // testConfig is a configuration for srv that doesn't wait: no rate limit,
 // millisecond backoff.
-func testConfig(srv *pypitest.Server, logs *logRecorder) pypi.Config {
+func testConfig(srv *fakepypi.Server, logs *logRecorder) pypi.Config {
 	return pypi.Config{
 		BaseURL:           srv.URL,
 		RequestsPerSecond: -1,
@@ -78,15 +78,15 @@ func digestOf(filename string) string {
 	return hex.EncodeToString(d[:])
 }
 
-func add(t testing.TB, srv *pypitest.Server, projectName, filename string) {
+func add(t testing.TB, srv *fakepypi.Server, projectName, filename string) {
 	t.Helper()
-	if _, err := srv.AddFile(projectName, pypitest.File{Filename: filename, Version: "1", SHA256: digestOf(filename), Size: int64(len(filename))}); err != nil {
+	if _, err := srv.AddFile(projectName, fakepypi.File{Filename: filename, Version: "1", SHA256: digestOf(filename), Size: int64(len(filename))}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // populate adds projects p000..., each with filesPer files.
-func populate(t testing.TB, srv *pypitest.Server, projects, filesPer int) {
+func populate(t testing.TB, srv *fakepypi.Server, projects, filesPer int) {
 	t.Helper()
 	for i := range projects {
 		for j := range filesPer {

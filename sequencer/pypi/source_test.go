@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
-	"github.com/pysumdb/pysumdb/sequencer/pypi/pypitest"
+	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 )
 
 // store round-trips a cursor through JSON, as the sequencer's state does.
@@ -80,7 +80,7 @@ func newSource(t testing.TB, cfg pypi.Config) *pypi.Source {
 }
 
 func TestBackfillThenFollow(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 30, 3)
 	startSerial := srv.Serial()
@@ -134,7 +134,7 @@ func TestBackfillThenFollow(t *testing.T) {
 // TestBackfillEmptyProjects checks that a batch reads at most maxFiles
 // projects even when they have no files.
 func TestBackfillEmptyProjects(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	for i := range 20 {
 		if _, err := srv.AddProject(fmt.Sprintf("empty%02d", i)); err != nil {
@@ -161,7 +161,7 @@ func TestBackfillEmptyProjects(t *testing.T) {
 // TestChangesDuringBackfill checks that a change made after the backfill
 // started is caught by following, even in a project already read.
 func TestChangesDuringBackfill(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 10, 2)
 	src := newSource(t, testConfig(srv, &logRecorder{}))
@@ -180,7 +180,7 @@ func TestChangesDuringBackfill(t *testing.T) {
 }
 
 func TestFollowChangelogPagination(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 3, 1)
 	src := newSource(t, testConfig(srv, &logRecorder{}))
@@ -192,7 +192,7 @@ func TestFollowChangelogPagination(t *testing.T) {
 	}
 	rows := srv.Serial() - before
 	srv.SetChangelogLimit(2)
-	xmlrpcBefore := srv.Requests().ByEndpoint[pypitest.EndpointXMLRPC]
+	xmlrpcBefore := srv.Requests().ByEndpoint[fakepypi.EndpointXMLRPC]
 	files, cur, _ := run(t, src, cur, 1000)
 	if len(files) != 7 {
 		t.Errorf("%d files, want 7", len(files))
@@ -200,14 +200,14 @@ func TestFollowChangelogPagination(t *testing.T) {
 	if cur.Serial != srv.Serial() {
 		t.Errorf("cursor serial %d, want %d", cur.Serial, srv.Serial())
 	}
-	calls := srv.Requests().ByEndpoint[pypitest.EndpointXMLRPC] - xmlrpcBefore
+	calls := srv.Requests().ByEndpoint[fakepypi.EndpointXMLRPC] - xmlrpcBefore
 	if want := 1 + (rows+1)/2; calls != want {
 		t.Errorf("%d XML-RPC calls, want %d (last serial, then %d rows 2 at a time)", calls, want, rows)
 	}
 }
 
 func TestFollowBatchLimit(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 2, 1)
 	src := newSource(t, testConfig(srv, &logRecorder{}))
@@ -231,15 +231,15 @@ func TestFollowBatchLimit(t *testing.T) {
 }
 
 func TestFollowFallbackWithoutXMLRPC(t *testing.T) {
-	for _, refusal := range []pypitest.Fault{
-		{Kind: pypitest.FaultStatus, Status: http.StatusMethodNotAllowed},
-		{Kind: pypitest.FaultXMLRPC, Message: "RuntimeError: PyPI no longer supports 'changelog_since_serial'"},
+	for _, refusal := range []fakepypi.Fault{
+		{Kind: fakepypi.FaultStatus, Status: http.StatusMethodNotAllowed},
+		{Kind: fakepypi.FaultXMLRPC, Message: "RuntimeError: PyPI no longer supports 'changelog_since_serial'"},
 	} {
 		t.Run(fmt.Sprint(refusal.Kind), func(t *testing.T) {
-			srv := pypitest.NewServer()
+			srv := fakepypi.NewServer()
 			defer srv.Close()
 			populate(t, srv, 5, 2)
-			refusal.Endpoint, refusal.Times = pypitest.EndpointXMLRPC, pypitest.Always
+			refusal.Endpoint, refusal.Times = fakepypi.EndpointXMLRPC, fakepypi.Always
 			srv.AddFault(refusal)
 			logs := &logRecorder{}
 			src := newSource(t, testConfig(srv, logs))
@@ -264,7 +264,7 @@ func TestFollowFallbackWithoutXMLRPC(t *testing.T) {
 			if cur.Serial != srv.Serial() {
 				t.Errorf("cursor serial %d, want %d", cur.Serial, srv.Serial())
 			}
-			if n := srv.Requests().ByEndpoint[pypitest.EndpointXMLRPC]; n != 1 {
+			if n := srv.Requests().ByEndpoint[fakepypi.EndpointXMLRPC]; n != 1 {
 				t.Errorf("%d XML-RPC calls, want 1: a refusal is remembered", n)
 			}
 			if len(logs.find("XML-RPC changelog refused; following the project list's serials instead")) != 1 {
@@ -282,14 +282,14 @@ func TestFollowFallbackWithoutXMLRPC(t *testing.T) {
 }
 
 func TestStalePageRetried(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 3, 1)
 	src := newSource(t, testConfig(srv, &logRecorder{}))
 	_, cur, _ := run(t, src, pypi.Cursor{}, 100)
 
 	add(t, srv, "P_0001", "p_0001-new.tar.gz")
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Project: "p-0001", Kind: pypitest.FaultStale, Times: 2})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Project: "p-0001", Kind: fakepypi.FaultStale, Times: 2})
 	b, err := src.Next(context.Background(), cur, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +300,7 @@ func TestStalePageRetried(t *testing.T) {
 	if len(b.Next.Pending) != 0 || b.Stats.Stale != 0 || b.Next.Serial != srv.Serial() {
 		t.Errorf("batch %+v", b)
 	}
-	if n := srv.Requests().ByEndpoint[pypitest.EndpointProject]; n != 3+3 {
+	if n := srv.Requests().ByEndpoint[fakepypi.EndpointProject]; n != 3+3 {
 		t.Errorf("%d project requests, want 6 (3 backfill, 2 stale, 1 fresh)", n)
 	}
 }
@@ -308,10 +308,10 @@ func TestStalePageRetried(t *testing.T) {
 func TestStalePageLeftPending(t *testing.T) {
 	for _, xmlrpc := range []bool{true, false} {
 		t.Run(fmt.Sprintf("xmlrpc=%v", xmlrpc), func(t *testing.T) {
-			srv := pypitest.NewServer()
+			srv := fakepypi.NewServer()
 			defer srv.Close()
 			if !xmlrpc {
-				srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointXMLRPC, Kind: pypitest.FaultStatus, Status: http.StatusForbidden, Times: pypitest.Always})
+				srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointXMLRPC, Kind: fakepypi.FaultStatus, Status: http.StatusForbidden, Times: fakepypi.Always})
 			}
 			populate(t, srv, 3, 1)
 			cfg := testConfig(srv, &logRecorder{})
@@ -322,7 +322,7 @@ func TestStalePageLeftPending(t *testing.T) {
 			add(t, srv, "P_0001", "p_0001-new.tar.gz")
 			lagging := srv.Serial()
 			add(t, srv, "P_0002", "p_0002-new.tar.gz")
-			srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Project: "p-0001", Kind: pypitest.FaultStale, Times: pypitest.Always})
+			srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Project: "p-0001", Kind: fakepypi.FaultStale, Times: fakepypi.Always})
 			b, err := src.Next(context.Background(), cur, 100)
 			if err != nil {
 				t.Fatal(err)
@@ -349,7 +349,7 @@ func TestStalePageLeftPending(t *testing.T) {
 
 			srv.ClearFaults()
 			if !xmlrpc {
-				srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointXMLRPC, Kind: pypitest.FaultStatus, Status: http.StatusForbidden, Times: pypitest.Always})
+				srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointXMLRPC, Kind: fakepypi.FaultStatus, Status: http.StatusForbidden, Times: fakepypi.Always})
 			}
 			b, err = src.Next(context.Background(), store(t, b.Next), 100)
 			if err != nil {
@@ -363,10 +363,10 @@ func TestStalePageLeftPending(t *testing.T) {
 }
 
 func TestStaleDuringBackfill(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 4, 2)
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Project: "p-0002", Kind: pypitest.FaultStale, Times: 3})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Project: "p-0002", Kind: fakepypi.FaultStale, Times: 3})
 	cfg := testConfig(srv, &logRecorder{})
 	cfg.StaleRetries = 1
 	src := newSource(t, cfg)
@@ -384,7 +384,7 @@ func TestStaleDuringBackfill(t *testing.T) {
 }
 
 func TestDeletionsIgnored(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 3, 3)
 	logs := &logRecorder{}
@@ -397,7 +397,7 @@ func TestDeletionsIgnored(t *testing.T) {
 	if _, err := srv.RemoveProject("P_0001"); err != nil {
 		t.Fatal(err)
 	}
-	before := srv.Requests().ByEndpoint[pypitest.EndpointProject]
+	before := srv.Requests().ByEndpoint[fakepypi.EndpointProject]
 	b, err := src.Next(context.Background(), cur, 100)
 	if err != nil {
 		t.Fatal(err)
@@ -408,16 +408,16 @@ func TestDeletionsIgnored(t *testing.T) {
 	if b.Stats.Skipped != 1 || len(b.Next.Pending) != 0 || len(b.Failures) != 0 || b.Next.Serial != srv.Serial() {
 		t.Errorf("batch %+v", b)
 	}
-	if n := srv.Requests().ByEndpoint[pypitest.EndpointProject] - before; n != 1 {
+	if n := srv.Requests().ByEndpoint[fakepypi.EndpointProject] - before; n != 1 {
 		t.Errorf("%d project requests, want 1: a removed project is not fetched", n)
 	}
 }
 
 func TestListedProjectNotFound(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 3, 2)
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Project: "p-0001", Kind: pypitest.FaultStatus, Status: http.StatusNotFound, Times: pypitest.Always})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Project: "p-0001", Kind: fakepypi.FaultStatus, Status: http.StatusNotFound, Times: fakepypi.Always})
 	logs := &logRecorder{}
 	files, cur, batches := run(t, newSource(t, testConfig(srv, logs)), pypi.Cursor{}, 100)
 	if len(files) != 4 || len(cur.Pending) != 0 || batches[0].Stats.Skipped != 1 {
@@ -429,10 +429,10 @@ func TestListedProjectNotFound(t *testing.T) {
 }
 
 func TestFailedProjectLeftPending(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 3, 2)
-	if _, err := srv.AddFile("broken", pypitest.File{Filename: "broken-1.tar.gz", Size: 1}); err != nil { // no sha256
+	if _, err := srv.AddFile("broken", fakepypi.File{Filename: "broken-1.tar.gz", Size: 1}); err != nil { // no sha256
 		t.Fatal(err)
 	}
 	src := newSource(t, testConfig(srv, &logRecorder{}))
@@ -458,10 +458,10 @@ func TestFailedProjectLeftPending(t *testing.T) {
 }
 
 func TestListFailureIsAnError(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 2, 1)
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointIndex, Kind: pypitest.FaultMalformed, Times: 1})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointIndex, Kind: fakepypi.FaultMalformed, Times: 1})
 	src := newSource(t, testConfig(srv, &logRecorder{}))
 	if _, err := src.Next(context.Background(), pypi.Cursor{}, 100); !errors.Is(err, pypi.ErrMalformed) {
 		t.Errorf("Next with a malformed list: %v, want ErrMalformed", err)
@@ -472,17 +472,17 @@ func TestListFailureIsAnError(t *testing.T) {
 }
 
 func TestUnavailableAbortsBatch(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 30, 1)
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Kind: pypitest.FaultStatus, Status: http.StatusServiceUnavailable, Times: pypitest.Always})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Kind: fakepypi.FaultStatus, Status: http.StatusServiceUnavailable, Times: fakepypi.Always})
 	cfg := testConfig(srv, &logRecorder{})
 	cfg.MaxRetries = -1
 	src := newSource(t, cfg)
 	if b, err := src.Next(context.Background(), pypi.Cursor{}, 100); !errors.Is(err, pypi.ErrUnavailable) {
 		t.Errorf("Next = %+v, %v; want ErrUnavailable", b, err)
 	}
-	if n := srv.Requests().ByEndpoint[pypitest.EndpointProject]; n >= 30 {
+	if n := srv.Requests().ByEndpoint[fakepypi.EndpointProject]; n >= 30 {
 		t.Errorf("%d project requests: the batch went on after failing in a row", n)
 	}
 }
@@ -505,13 +505,13 @@ func (ct *cancellingTransport) RoundTrip(req *http.Request) (*http.Response, err
 }
 
 func TestBackfillResumesAfterInterruption(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 40, 3)
-	if _, err := srv.AddFile("broken", pypitest.File{Filename: "broken-1.tar.gz", Size: 1}); err != nil {
+	if _, err := srv.AddFile("broken", fakepypi.File{Filename: "broken-1.tar.gz", Size: 1}); err != nil {
 		t.Fatal(err)
 	}
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Project: "p-0017", Kind: pypitest.FaultStatus, Status: http.StatusNotFound, Times: pypitest.Always})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Project: "p-0017", Kind: fakepypi.FaultStatus, Status: http.StatusNotFound, Times: fakepypi.Always})
 	want, wantCur, _ := run(t, newSource(t, testConfig(srv, &logRecorder{})), pypi.Cursor{}, 7)
 
 	for _, after := range []int64{1, 5, 23, 40} {
@@ -560,7 +560,7 @@ func TestBackfillResumesAfterInterruption(t *testing.T) {
 }
 
 func TestTamperedFileShowsUp(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 3, 2)
 	first, cur, _ := run(t, newSource(t, testConfig(srv, &logRecorder{})), pypi.Cursor{}, 100)
@@ -590,7 +590,7 @@ func TestTamperedFileShowsUp(t *testing.T) {
 }
 
 func TestCursorChecks(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 1, 1)
 	src := newSource(t, testConfig(srv, &logRecorder{}))
@@ -628,7 +628,7 @@ func TestCursorChecks(t *testing.T) {
 }
 
 func TestBackfillProgress(t *testing.T) {
-	srv := pypitest.NewServer()
+	srv := fakepypi.NewServer()
 	defer srv.Close()
 	populate(t, srv, 6, 1)
 
@@ -643,7 +643,7 @@ func TestBackfillProgress(t *testing.T) {
 	logs := &logRecorder{}
 	cfg = testConfig(srv, logs)
 	cfg.ProgressInterval = time.Millisecond
-	srv.AddFault(pypitest.Fault{Endpoint: pypitest.EndpointProject, Project: "p-0003", Kind: pypitest.FaultDelay, Delay: 100 * time.Millisecond, Times: 1})
+	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Project: "p-0003", Kind: fakepypi.FaultDelay, Delay: 100 * time.Millisecond, Times: 1})
 	run(t, newSource(t, cfg), pypi.Cursor{}, 2)
 	lines := logs.find("backfill progress")
 	if len(lines) == 0 || lines[len(lines)-1]["count"].Int64() != 6 || lines[len(lines)-1]["total"].Int64() != 6 {

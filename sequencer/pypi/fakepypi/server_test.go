@@ -1,4 +1,4 @@
-package pypitest
+package fakepypi
 
 import (
 	"encoding/json"

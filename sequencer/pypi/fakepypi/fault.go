@@ -1,4 +1,4 @@
-package pypitest
+package fakepypi
 
 import (
 	"fmt"
@@ -61,7 +61,7 @@ type Fault struct {
 // It panics if f.Times is neither positive nor Always.
 func (s *Server) AddFault(f Fault) {
 	if f.Times <= 0 && f.Times != Always {
-		panic(fmt.Sprintf("pypitest: Fault.Times is %d, want a positive count or Always", f.Times))
+		panic(fmt.Sprintf("fakepypi: Fault.Times is %d, want a positive count or Always", f.Times))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,4 +1,4 @@
-// Package pypitest runs an in-memory PyPI on 127.0.0.1 for tests and
+// Package fakepypi runs an in-memory PyPI on 127.0.0.1 for tests and
 // demos, in the manner of net/http/httptest.
 //
 // It speaks the parts of the PyPI protocols that pysumdb's ingest uses:
@@ -23,7 +23,7 @@
 // or removed, a file's digest changed behind PyPI's back) and faults can be
 // injected per endpoint and project (see [Fault]). Every request is counted
 // per endpoint.
-package pypitest
+package fakepypi
 
 import (
 	"fmt"
