@@ -84,28 +84,50 @@ func (l *Log) Audit(ctx context.Context, logger *slog.Logger) (*AuditReport, err
 	return l.audit(ctx, logger, nil)
 }
 
-// verifiedObjects collects, for a mirror, what an audit read: the SHA-256
-// of every immutable object (tile, bundle) it compared with the tree it
-// rebuilt, and the content of every mutable object (index, project list
-// shard, filename note) whose signature and content it checked. They are
-// all verified only once the whole audit passed: a tile equal to the
-// rebuilt one proves nothing until the rebuilt root equals the
-// checkpoint's. Mirror writes nothing before.
-type verifiedObjects struct {
-	immutable  map[string][32]byte
-	mutable    []mutableObject
-	checkpoint []byte
+// AuditVerified is Audit that also returns what the audit verified, for a
+// mirror to copy: nil unless the whole audit passed.
+func (l *Log) AuditVerified(ctx context.Context, logger *slog.Logger) (*AuditReport, *Verified, error) {
+	v := &Verified{Immutable: map[string][32]byte{}}
+	rep, err := l.audit(ctx, logger, v)
+	if err != nil {
+		return rep, nil, err
+	}
+	return rep, v, nil
 }
 
-// mutableObject is a signed note of the log (index, project list shard,
-// filename note) and the tree size it covers.
-type mutableObject struct {
-	key  string
-	data []byte
-	size int64
+// Verified is what an audit read and verified: the signed checkpoint, the
+// SHA-256 of every immutable object (tile, bundle, full or partial) it
+// compared with the tree it rebuilt, and the content of every signed note
+// (index, project list shard, filename note) whose signature and content
+// it checked. They are all verified only once the whole audit passed: a
+// tile equal to the rebuilt one proves nothing until the rebuilt root
+// equals the checkpoint's.
+//
+// Only the digests of immutable objects are kept, 32 bytes an object (a
+// PyPI-size log's tiles are gigabytes): a copy fetched again is the one
+// verified if it has the same digest. The notes are kept whole (about as
+// much again as the filenames the audit keeps), as a log may rewrite them.
+type Verified struct {
+	// Checkpoint is the signed checkpoint audited (AuditReport.Checkpoint).
+	Checkpoint []byte
+	// Immutable maps the key of every tile and entry bundle verified to
+	// the SHA-256 of its content.
+	Immutable map[string][32]byte
+	// Notes are the signed notes verified, in the order they were read.
+	Notes []VerifiedNote
 }
 
-func (l *Log) audit(ctx context.Context, logger *slog.Logger, rec *verifiedObjects) (*AuditReport, error) {
+// VerifiedNote is a signed note of the log (index, project list shard,
+// filename note) that an audit verified.
+type VerifiedNote struct {
+	Key  string
+	Data []byte
+	// TreeSize is the tree size the note covers.
+	TreeSize int64
+}
+
+// audit runs the audit, recording in rec (if not nil) what it verified.
+func (l *Log) audit(ctx context.Context, logger *slog.Logger, rec *Verified) (*AuditReport, error) {
 	logger = logging.OrDiscard(logger)
 	cp, signed, err := l.Checkpoint(ctx)
 	if err != nil {
@@ -146,7 +168,7 @@ func (l *Log) audit(ctx context.Context, logger *slog.Logger, rec *verifiedObjec
 		return a.rep, fmt.Errorf("%w: audit of %s found %d problems", tiles.ErrVerification, l.Origin(), len(a.rep.Problems))
 	}
 	if rec != nil {
-		rec.checkpoint = signed
+		rec.Checkpoint = signed
 	}
 	return a.rep, nil
 }
@@ -157,7 +179,7 @@ type auditor struct {
 	logger *slog.Logger
 	tree   tlog.Tree
 	rep    *AuditReport
-	rec    *verifiedObjects // nil unless mirroring
+	rec    *Verified // nil unless AuditVerified
 
 	// filenames and digests are those of the entries read so far.
 	filenames map[string]int64
@@ -203,13 +225,13 @@ type beyondLine struct {
 
 func (a *auditor) verifiedImmutable(key string, data []byte) {
 	if a.rec != nil {
-		a.rec.immutable[key] = sha256.Sum256(data)
+		a.rec.Immutable[key] = sha256.Sum256(data)
 	}
 }
 
 func (a *auditor) verifiedMutable(key string, data []byte, size int64) {
 	if a.rec != nil {
-		a.rec.mutable = append(a.rec.mutable, mutableObject{key, data, size})
+		a.rec.Notes = append(a.rec.Notes, VerifiedNote{Key: key, Data: data, TreeSize: size})
 	}
 }
 

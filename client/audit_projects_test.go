@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http/httptest"
@@ -22,8 +23,8 @@ import (
 // barRecords are files whose project their filename does not give: baz-1.0
 // is a file of bar, so it is listed in the filename note filenames/baz.
 var barRecords = []sequencer.Record{
-	{Project: "bar", Filename: "baz-1.0.tar.gz", SHA256: strings.Repeat("ab", 32), Size: 10, UploadTime: "-"},
-	{Project: "bar", Filename: "bar-2.0.tar.gz", SHA256: strings.Repeat("cd", 32), Size: 11, UploadTime: "-"},
+	{Project: "bar", Filename: "baz-1.0.tar.gz", SHA256: [32]byte(bytes.Repeat([]byte{0xab}, 32)), Size: 10, UploadTime: "-"},
+	{Project: "bar", Filename: "bar-2.0.tar.gz", SHA256: [32]byte(bytes.Repeat([]byte{0xcd}, 32)), Size: 11, UploadTime: "-"},
 }
 
 // newBarLog is newLog with barRecords appended: 702 entries (the sequencer

@@ -1,7 +1,9 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -178,4 +180,49 @@ func TestLookupNotYetProvable(t *testing.T) {
 // with access to the bucket would.
 func writeRaw(store *publish.Dir, key string, data []byte) error {
 	return os.WriteFile(filepath.Join(store.Root(), filepath.FromSlash(key)), data, 0o644)
+}
+
+// AuditVerified returns what the audit verified, for a mirror: the signed
+// checkpoint, a digest of every tile and bundle the log holds, every index
+// and note; and nothing once the audit fails.
+func TestAuditVerified(t *testing.T) {
+	ctx := context.Background()
+	store, skey, vkey := newLog(t)
+	l, err := client.NewLog(client.DirFetcher(store.Root()), vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, ver, err := l.AuditVerified(ctx, nil)
+	if err != nil || ver == nil {
+		t.Fatalf("audit: %v", err)
+	}
+	if cp, _, _ := store.Read(ctx, tiles.CheckpointKey); !bytes.Equal(ver.Checkpoint, cp) {
+		t.Errorf("checkpoint %q, want %q", ver.Checkpoint, cp)
+	}
+	keys, err := store.List(ctx, tiles.TilePrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range keys {
+		data, _, _ := store.Read(ctx, key)
+		if sum, ok := ver.Immutable[key]; !ok || sum != sha256.Sum256(data) {
+			t.Errorf("%s: verified %v, digest %x", key, ok, sum)
+		}
+	}
+	if len(ver.Immutable) != len(keys) {
+		t.Errorf("%d immutable objects verified, the log holds %d", len(ver.Immutable), len(keys))
+	}
+	if n := rep.Indexes + rep.ProjectLists + rep.FilenameNotes; int64(len(ver.Notes)) != n {
+		t.Errorf("%d notes verified, the report counts %d", len(ver.Notes), n)
+	}
+	for _, n := range ver.Notes {
+		if data, _, _ := store.Read(ctx, n.Key); !bytes.Equal(n.Data, data) || n.TreeSize <= 0 || n.TreeSize > rep.Checkpoint.N {
+			t.Errorf("%s: size %d, content as stored %v", n.Key, n.TreeSize, bytes.Equal(n.Data, data))
+		}
+	}
+
+	rewriteIndex(t, store, skey, "project-5", func(x *tiles.Index) { x.Lines = x.Lines[1:] })
+	if _, ver, err := l.AuditVerified(ctx, nil); !client.IsSecurityError(err) || ver != nil {
+		t.Fatalf("audit of a lying log: %v, verified %v", err, ver != nil)
+	}
 }

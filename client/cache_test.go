@@ -1,5 +1,8 @@
 package client_test
 
+// The checkpoint a cache keeps across runs. (The verifier with a cache is
+// tested in package verify.)
+
 import (
 	"bytes"
 	"context"
@@ -11,24 +14,8 @@ import (
 	"testing"
 
 	"github.com/pysumdb/pysumdb/client"
-	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/tiles"
 )
-
-var cacheTestArtifacts = []lockfile.Artifact{
-	fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "foo-1.0.tar.gz"),
-	fileArtifact("foo", "1.0", "foo-1.0-py3-none-any.whl", "foo-1.0-py3-none-any.whl"),
-	fileArtifact("bar", "2.0", "bar-2.0.tar.gz", "bar-2.0.tar.gz"),
-	hashArtifact("bar", "2.0", "bar-2.0-py3-none-any.whl"),
-}
-
-// wantAllVerified fails unless every result is verified.
-func wantAllVerified(t *testing.T, rep *client.Report) {
-	t.Helper()
-	for _, res := range rep.Results {
-		wantResult(t, res, client.StatusVerified)
-	}
-}
 
 // cachedFile returns the path of a log's object in the cache directory.
 func cachedFile(t *testing.T, cacheDir, key string) string {
@@ -38,99 +25,6 @@ func cachedFile(t *testing.T, cacheDir, key string) string {
 		t.Fatalf("%s in the cache: %v, %v", key, matches, err)
 	}
 	return matches[0]
-}
-
-func TestVerifyFetchesEachTileOnceAndCachesThem(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	srv := serveLog(t, tl)
-	cacheDir := t.TempDir()
-
-	l, counting := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
-	wantAllVerified(t, verify(t, 1, cacheTestArtifacts, l))
-	counts := srv.counts()
-	tilesFetched := 0
-	for key, n := range counts {
-		if n != 1 {
-			t.Errorf("%s fetched %d times in one run", key, n)
-		}
-		if tiles.IsImmutable(key) {
-			tilesFetched++
-		}
-	}
-	if requests, _ := counting.Counts(); requests != int64(len(counts)) || tilesFetched == 0 {
-		t.Errorf("%d requests counted, %d keys served, %d tiles", requests, len(counts), tilesFetched)
-	}
-
-	// A second run reads the checkpoint and the indexes, nothing else.
-	l, counting = openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
-	wantAllVerified(t, verify(t, 1, cacheTestArtifacts, l))
-	for key := range srv.counts() {
-		if tiles.IsImmutable(key) {
-			t.Errorf("warm run fetched %s", key)
-		}
-	}
-	if requests, _ := counting.Counts(); requests != 3 || l.TilesFromCache() != int64(tilesFetched) {
-		t.Errorf("warm run: %d requests (want checkpoint and 2 indexes), %d tiles from the cache (want %d)", requests, l.TilesFromCache(), tilesFetched)
-	}
-}
-
-func TestVerifyDoesNotCacheBadTiles(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	srv := serveLog(t, tl)
-	for _, key := range []string{"tile/0/001", "tile/entries/001"} {
-		t.Run(key, func(t *testing.T) {
-			cacheDir := t.TempDir()
-			good := tl.read(t, key)
-			srv.setRewrite(replace(key, good[:len(good)-1]))
-			l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
-			if errs := verify(t, 1, cacheTestArtifacts, l).SecurityErrors(); len(errs) == 0 {
-				t.Fatalf("a truncated %s passed", key)
-			}
-			// The log repairs the object: the next run fetches it again
-			// rather than failing on a copy kept from the bad run.
-			srv.setRewrite(nil)
-			srv.counts()
-			l, _ = openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
-			wantAllVerified(t, verify(t, 1, cacheTestArtifacts, l))
-			if n := srv.counts()[key]; n != 1 {
-				t.Errorf("%s fetched %d times after the log repaired it, want 1", key, n)
-			}
-			if cached, err := os.ReadFile(cachedFile(t, cacheDir, key)); err != nil || !bytes.Equal(cached, good) {
-				t.Errorf("cached %s: %v, not the good copy", key, err)
-			}
-		})
-	}
-}
-
-func TestVerifyRefetchesDamagedCacheFiles(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	srv := serveLog(t, tl)
-	cacheDir := t.TempDir()
-	l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
-	wantAllVerified(t, verify(t, 1, cacheTestArtifacts, l))
-	for _, key := range []string{"tile/0/001", "tile/entries/001"} {
-		t.Run(key, func(t *testing.T) {
-			path := cachedFile(t, cacheDir, key)
-			good, _ := os.ReadFile(path)
-			damaged := bytes.Clone(good)
-			damaged[40] ^= 1
-			if err := os.WriteFile(path, damaged, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			srv.counts()
-			// A copy damaged on the local disk is no misbehaviour of the
-			// log: it is dropped and fetched again.
-			l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
-			rep := verify(t, 1, cacheTestArtifacts, l)
-			wantAllVerified(t, rep)
-			if n := srv.counts()[key]; n != 1 {
-				t.Errorf("%s fetched %d times, want 1", key, n)
-			}
-			if cached, _ := os.ReadFile(path); !bytes.Equal(cached, good) {
-				t.Errorf("cached %s was not repaired", key)
-			}
-		})
-	}
 }
 
 func TestCheckpointConsistencyAcrossRuns(t *testing.T) {
@@ -186,7 +80,7 @@ func TestCheckpointConsistencyAcrossRuns(t *testing.T) {
 	}
 	// A tree of the same size with another root: a fork too.
 	evil := slices.Clone(firstBatch)
-	evil[0].SHA256 = digestOf("evil")
+	evil[0].SHA256 = digest("evil")
 	twin := newKeyedTestLog(t, tl.skey, tl.vkey, evil)
 	twin.append(t, secondBatch)
 	sameSize := serveLog(t, twin)

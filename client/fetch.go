@@ -1,25 +1,31 @@
 // Package client reads a pysumdb log from its static files only, over
 // HTTP(S) or from a directory, and verifies everything it reads: checkpoint
-// signatures, inclusion and consistency proofs, project indexes. There is
-// no log server to ask; a log that serves anything inconsistent is caught
-// and reported as an error wrapping tiles.ErrVerification.
+// signatures, inclusion and consistency proofs, project indexes, and (Audit)
+// the whole log. There is no log server to ask; a log that serves anything
+// inconsistent is caught and reported as an error wrapping
+// tiles.ErrVerification.
 //
-// A Verifier checks lockfile artifacts against one or more logs with a
-// quorum (Config is its TOML configuration); ComparePublished compares
-// what PyPI serves with the logs. A Cache keeps, per log, the last verified
-// checkpoint, so that a rollback or a fork is caught across runs
-// (ForkError), and the tiles once verified, so that a second run fetches
-// only the checkpoint and the project indexes.
+// A Cache keeps, per log, the last verified checkpoint, so that a rollback
+// or a fork is caught across runs (ForkError), and the tiles once verified,
+// so that a second run fetches only the checkpoint and the project indexes.
+//
+// The client only reads: a log in a directory is read through an fs.FS
+// (FSFetcher), and no store is written. Package verify checks lockfiles
+// with it; package mirror copies a log with it into a store.
 package client
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
+	"path"
+	"slices"
+	"strings"
 
-	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/tiles"
 )
 
 // ErrNotFound reports an object the log does not have.
@@ -27,10 +33,9 @@ var ErrNotFound = errors.New("not found")
 
 // Fetcher reads a log's objects by key (e.g. "checkpoint",
 // "tile/0/000"). The fetchers of this package refuse an object larger
-// than tiles.MaxObjectSize(key) (the sequencer's state, which only a mirror
-// reads, has its own bound) with an error wrapping ErrTooLarge, having
-// read no more of it than that, so that a log (or anything between it and
-// the client) can't make a client run out of memory.
+// than MaxFetchSize(key) with an error wrapping ErrTooLarge, having read
+// no more of it than that, so that a log (or anything between it and the
+// client) can't make a client run out of memory.
 type Fetcher interface {
 	Fetch(ctx context.Context, key string) ([]byte, error)
 }
@@ -65,56 +70,92 @@ func NewFetcher(location string) (Fetcher, error) {
 	return DirFetcher(dir), nil
 }
 
-// DirFetcher reads a log from a local directory (a publish.Dir store). Like
-// every Fetcher, it refuses an object larger than its kind allows (see
-// tiles.MaxObjectSize) without reading more of it than that: a file in a
-// directory can be as large, or as endless, as an HTTP answer.
-type DirFetcher string
+// FSFetcher reads a log from a file system that holds each object at its
+// key, as a directory store (publish.Dir) does. An object the file system
+// does not have (fs.ErrNotExist) is ErrNotFound, and so is a key that names
+// a directory. Like every Fetcher, it refuses an object larger than its
+// kind allows without reading more of it than that, and a file that is not
+// a regular file (a device, a pipe) without opening it: a file can be as
+// large, or as endless, as an HTTP answer.
+type FSFetcher struct{ FS fs.FS }
 
 var (
-	_ Fetcher = DirFetcher("")
-	_ Lister  = DirFetcher("")
+	_ Fetcher = FSFetcher{}
+	_ Lister  = FSFetcher{}
 )
 
-func (d DirFetcher) store() StoreFetcher { return StoreFetcher{publish.ReadDir(string(d))} }
+// DirFetcher returns an FSFetcher for the log in the directory dir. It
+// reads through an os.Root of the directory opened for each read, as
+// publish.Dir does: a symbolic link out of the directory is refused (as
+// `pysumdb serve` refuses to serve it), and a directory replaced meanwhile
+// is read anew.
+func DirFetcher(dir string) FSFetcher { return FSFetcher{dirFS(dir)} }
 
-func (d DirFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
-	return readDirObject(string(d), key)
-}
-
-func (d DirFetcher) List(ctx context.Context, prefix string) ([]string, error) {
-	return d.store().List(ctx, prefix)
-}
-
-// StoreFetcher reads a log straight from its publish.Store, so that the
-// sequencer's own tests and tools can audit any backend. An object larger
-// than its kind allows is refused too; a directory store is read through a
-// bounded reader, any other only after the backend has read the object
-// whole (publish.Store has no streaming read).
-type StoreFetcher struct{ Store publish.Store }
-
-var (
-	_ Fetcher = StoreFetcher{}
-	_ Lister  = StoreFetcher{}
-)
-
-func (s StoreFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
-	if d, ok := s.Store.(*publish.Dir); ok {
-		return readDirObject(d.Root(), key)
-	}
-	data, _, err := s.Store.Read(ctx, key)
-	if errors.Is(err, publish.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
-	}
-	if err != nil {
+// Fetch implements Fetcher.
+func (f FSFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
+	if err := tiles.CheckKey(key); err != nil {
 		return nil, err
 	}
-	if limit := maxFetchSize(key); int64(len(data)) > limit {
-		return nil, &TooLargeError{Key: key, Max: limit}
-	}
-	return data, nil
+	return readFSObject(f.FS, key)
 }
 
-func (s StoreFetcher) List(ctx context.Context, prefix string) ([]string, error) {
-	return s.Store.List(ctx, prefix)
+// List implements Lister: the keys that start with prefix, sorted. As
+// publish.Dir lists them, a file or directory whose name starts with "."
+// (a temporary file, a lock) holds no object, except .well-known.
+func (f FSFetcher) List(ctx context.Context, prefix string) ([]string, error) {
+	// Walk only the directory that can hold the prefix.
+	start := "."
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		start = path.Clean(prefix[:i])
+	}
+	var keys []string
+	err := fs.WalkDir(f.FS, start, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if p != start && strings.HasPrefix(e.Name(), ".") && e.Name() != ".well-known" {
+			if e.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !e.IsDir() && strings.HasPrefix(p, prefix) {
+			keys = append(keys, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't list %q: %w", prefix, err)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// dirFS is the file system of the directory it names, read through an
+// os.Root opened for each call (see DirFetcher).
+type dirFS string
+
+var _ fs.StatFS = dirFS("")
+
+func (d dirFS) Open(name string) (fs.File, error) {
+	return inRoot(d, func(fsys fs.FS) (fs.File, error) { return fsys.Open(name) })
+}
+
+func (d dirFS) Stat(name string) (fs.FileInfo, error) {
+	return inRoot(d, func(fsys fs.FS) (fs.FileInfo, error) { return fs.Stat(fsys, name) })
+}
+
+// inRoot calls f with the file system of an os.Root of d, closed when f
+// returns (a file f opened stays open).
+func inRoot[T any](d dirFS, f func(fs.FS) (T, error)) (T, error) {
+	root, err := os.OpenRoot(string(d))
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer root.Close()
+	return f(root.FS())
 }

@@ -6,16 +6,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/pysumdb/pysumdb/publish"
@@ -484,7 +488,9 @@ func TestFetchCancel(t *testing.T) {
 }
 
 // TestDirFetcherBounds checks that objects in a directory are bounded
-// too: a 2 GB (sparse) file, a file that is no regular file.
+// too: a 2 GB (sparse) file; a file that is no regular file, refused
+// before it is opened (a pipe would block the open); a symbolic link out
+// of the directory, not followed.
 func TestDirFetcherBounds(t *testing.T) {
 	dir := t.TempDir()
 	write := func(key string, size int64) {
@@ -506,47 +512,124 @@ func TestDirFetcherBounds(t *testing.T) {
 	write("tile/0/001", tiles.MaxHashTileSize)
 	write("tile/0/002", tiles.MaxHashTileSize+1)
 	write("sequencer/state", 2<<20)
-	if err := os.Symlink("/dev/zero", filepath.Join(dir, "checkpoint")); err != nil {
+	if err := syscall.Mkfifo(filepath.Join(dir, "checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", filepath.Join(dir, "index/zero")); err != nil {
 		t.Fatal(err)
 	}
 	os.MkdirAll(filepath.Join(dir, "index/dir"), 0o755)
 
-	for name, f := range map[string]Fetcher{"dir": DirFetcher(dir), "store": StoreFetcher{publish.ReadDir(dir)}, "other store": StoreFetcher{otherStore{publish.ReadDir(dir)}}} {
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			if name != "other store" {
-				// Any other store reads an object whole before it can be
-				// refused.
-				for _, key := range []string{"tile/0/000", "index/foo"} {
-					var err error
-					alloc := allocated(func() { _, err = f.Fetch(ctx, key) })
-					checkTooLarge(t, err, key)
-					if alloc > 1<<20 {
-						t.Errorf("%s: allocated %d bytes to refuse it", key, alloc)
-					}
-				}
-				if _, err := f.Fetch(ctx, "checkpoint"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
-					t.Errorf("checkpoint linked to /dev/zero: %v", err)
-				}
-			}
-			if data, err := f.Fetch(ctx, "tile/0/001"); err != nil || len(data) != tiles.MaxHashTileSize {
-				t.Errorf("tile of the largest size: %d bytes, %v", len(data), err)
-			}
-			_, err := f.Fetch(ctx, "tile/0/002")
-			checkTooLarge(t, err, "tile/0/002")
-			// The sequencer's state, which a mirror copies, is not one of
-			// the log's objects and has its own bound.
-			if data, err := f.Fetch(ctx, "sequencer/state"); err != nil || len(data) != 2<<20 {
-				t.Errorf("sequencer/state: %d bytes, %v", len(data), err)
-			}
-			for _, key := range []string{"tile/0/003", "index/dir"} {
-				if _, err := f.Fetch(ctx, key); !errors.Is(err, ErrNotFound) {
-					t.Errorf("%s: err = %v, want ErrNotFound", key, err)
-				}
-			}
-		})
+	f := DirFetcher(dir)
+	ctx := context.Background()
+	for _, key := range []string{"tile/0/000", "index/foo"} {
+		var err error
+		alloc := allocated(func() { _, err = f.Fetch(ctx, key) })
+		checkTooLarge(t, err, key)
+		if alloc > 1<<20 {
+			t.Errorf("%s: allocated %d bytes to refuse it", key, alloc)
+		}
+	}
+	if _, err := f.Fetch(ctx, "checkpoint"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("checkpoint, a named pipe: %v", err)
+	}
+	if _, err := f.Fetch(ctx, "index/zero"); err == nil || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "escapes") {
+		t.Errorf("index/zero linked to /dev/zero: %v, want a link out of the directory refused", err)
+	}
+	if data, err := f.Fetch(ctx, "tile/0/001"); err != nil || len(data) != tiles.MaxHashTileSize {
+		t.Errorf("tile of the largest size: %d bytes, %v", len(data), err)
+	}
+	_, err := f.Fetch(ctx, "tile/0/002")
+	checkTooLarge(t, err, "tile/0/002")
+	// The sequencer's state, which a mirror copies, is not one of the
+	// log's objects and has its own bound.
+	if data, err := f.Fetch(ctx, "sequencer/state"); err != nil || len(data) != 2<<20 {
+		t.Errorf("sequencer/state: %d bytes, %v", len(data), err)
+	}
+	for _, key := range []string{"tile/0/003", "index/dir", "tile/0/001/x"} {
+		if _, err := f.Fetch(ctx, key); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: err = %v, want ErrNotFound", key, err)
+		}
+	}
+	if _, err := DirFetcher(filepath.Join(dir, "none")).Fetch(ctx, "checkpoint"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a directory that doesn't exist: err = %v, want ErrNotFound", err)
 	}
 }
 
-// otherStore is a store that is not a *publish.Dir.
-type otherStore struct{ publish.Store }
+// TestFSFetcher checks a log read through any fs.FS: a missing object is
+// ErrNotFound, a file that is no regular file is refused, and List returns
+// the keys under a prefix sorted, without hidden files but .well-known.
+func TestFSFetcher(t *testing.T) {
+	fsys := fstest.MapFS{
+		"checkpoint":              {Data: []byte("cp")},
+		"a-b":                     {Data: []byte("x")},
+		"tile/0/000":              {Data: []byte("t0")},
+		"tile/0/000.p/5":          {Data: []byte("t0p")},
+		"tile/0-x":                {Data: []byte("t")},
+		"tile/entries/000":        {Data: []byte("e0")},
+		"tile/.tmp-1":             {Data: []byte("tmp")},
+		".tmp/00/x":               {Data: []byte("tmp")},
+		".lease":                  {Data: []byte("lease")},
+		".well-known/bt/tlog-key": {Data: []byte("key")},
+		"index/dev":               {Mode: fs.ModeDevice | fs.ModeCharDevice},
+	}
+	f := FSFetcher{fsys}
+	ctx := context.Background()
+	if data, err := f.Fetch(ctx, "tile/0/000"); err != nil || string(data) != "t0" {
+		t.Errorf("tile/0/000: %q, %v", data, err)
+	}
+	for _, key := range []string{"tile/0/001", "tile", "checkpoint/x"} {
+		if _, err := f.Fetch(ctx, key); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s: err = %v, want ErrNotFound", key, err)
+		}
+	}
+	if _, err := f.Fetch(ctx, "index/dev"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("index/dev, a device: %v", err)
+	}
+	if _, err := f.Fetch(ctx, "../checkpoint"); err == nil || errors.Is(err, ErrNotFound) {
+		t.Errorf("../checkpoint: %v, want an invalid key", err)
+	}
+	for prefix, want := range map[string][]string{
+		"":             {".well-known/bt/tlog-key", "a-b", "checkpoint", "index/dev", "tile/0-x", "tile/0/000", "tile/0/000.p/5", "tile/entries/000"},
+		"tile/":        {"tile/0-x", "tile/0/000", "tile/0/000.p/5", "tile/entries/000"},
+		"tile/0/":      {"tile/0/000", "tile/0/000.p/5"},
+		"tile/entr":    {"tile/entries/000"},
+		"index/dev/":   nil,
+		"projects/":    nil,
+		".well-known/": {".well-known/bt/tlog-key"},
+	} {
+		got, err := f.List(ctx, prefix)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("List(%q) = %q, %v, want %q", prefix, got, err, want)
+		}
+	}
+}
+
+// TestDirFetcherListsAsTheStore checks that a DirFetcher lists what
+// publish.Dir lists.
+func TestDirFetcherListsAsTheStore(t *testing.T) {
+	dir := t.TempDir()
+	store, err := publish.OpenDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, key := range []string{"checkpoint", "tile/0/000", "tile/0/000.p/5", "tile/entries/000", "index/foo", "projects/fo", ".well-known/bt/tlog-key", "sequencer/state", "alarms/x"} {
+		if err := store.Create(ctx, key, []byte(key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.Swap(ctx, "index/bar", publish.NoVersion, []byte("bar")); err != nil {
+		t.Fatal(err)
+	}
+	for _, prefix := range []string{"", "tile/", "tile/0/", "index/", "index/f", "projects/", "sequencer/", "alarms/", "nothing/"} {
+		want, err := store.List(ctx, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DirFetcher(dir).List(ctx, prefix)
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("List(%q) = %q, %v; the store lists %q", prefix, got, err, want)
+		}
+	}
+}

@@ -200,7 +200,7 @@ func (h *HTTPFetcher) attempt(ctx context.Context, key, addr string) ([]byte, er
 		return nil, backoff.Permanent(errors.New(resp.Status))
 	}
 
-	limit := maxFetchSize(key)
+	limit := MaxFetchSize(key)
 	body := &progressReader{r: resp.Body, stall: stall, timeout: h.stallTimeout, key: key, max: limit}
 	var data []byte
 	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -42,8 +40,10 @@ const operatorPrefix = "sequencer/"
 // staged batch of some four million records.
 const maxOperatorSize = 1 << 30
 
-// maxFetchSize returns the largest object a fetch of key returns.
-func maxFetchSize(key string) int64 {
+// MaxFetchSize returns the largest object that a Fetcher of this package
+// returns for key: tiles.MaxObjectSize(key) for the log's objects, 1 GiB
+// for the sequencer's state (which only a mirror reads).
+func MaxFetchSize(key string) int64 {
 	if strings.HasPrefix(key, operatorPrefix) {
 		return maxOperatorSize
 	}
@@ -97,25 +97,14 @@ func readLimited(r io.Reader, key string, limit, sizeHint int64) ([]byte, error)
 	}
 }
 
-// readDirObject reads the object at key of the log in the directory root,
-// as publish.Dir stores it, refusing one larger than its kind allows
-// before reading it: from the file's size, and while reading in case the
-// file grows (or is not a regular file at all, like /dev/zero).
-func readDirObject(root, key string) ([]byte, error) {
-	if err := tiles.CheckKey(key); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(filepath.Join(filepath.Clean(root), filepath.FromSlash(key)))
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
-		return nil, fmt.Errorf("%s: %w", key, ErrNotFound)
-	}
+// readFSObject reads the object at key of the log in fsys, refusing one
+// larger than its kind allows before reading it: from the file's size, and
+// while reading in case the file grows. A file that is not a regular file
+// (a device like /dev/zero, a pipe) is refused before it is opened.
+func readFSObject(fsys fs.FS, key string) ([]byte, error) {
+	fi, err := fs.Stat(fsys, key)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't read %s: %w", key, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("couldn't read %s: %w", key, err)
+		return nil, fsError(key, err)
 	}
 	if fi.IsDir() {
 		// As publish.Dir: a key that names a directory is no object.
@@ -124,13 +113,27 @@ func readDirObject(root, key string) ([]byte, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("couldn't read %s: not a regular file", key)
 	}
-	limit := maxFetchSize(key)
+	limit := MaxFetchSize(key)
 	if fi.Size() > limit {
 		return nil, &TooLargeError{Key: key, Max: limit}
 	}
+	f, err := fsys.Open(key)
+	if err != nil {
+		return nil, fsError(key, err)
+	}
+	defer f.Close()
 	data, err := readLimited(f, key, limit, fi.Size())
 	if err != nil && !errors.Is(err, ErrTooLarge) {
 		return nil, fmt.Errorf("couldn't read %s: %w", key, err)
 	}
 	return data, err
+}
+
+// fsError is the error of reading key from a file system that failed with
+// err: ErrNotFound if the file system has no such file.
+func fsError(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	return fmt.Errorf("couldn't read %s: %w", key, err)
 }

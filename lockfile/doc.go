@@ -66,8 +66,7 @@
 // formats it is found by searching the hash's text from where its package
 // starts, since the decoders do not give positions of values.
 //
-// The package also provides PEP 440 version normalization and comparison
-// ([NormalizeVersion], [EqualVersions]) and the version of a distribution
-// filename ([FilenameVersion]), which the client needs to match lockfile pins
-// with the log.
+// The package also provides PEP 440 version comparison ([EqualVersions])
+// and the version of a distribution filename ([FilenameVersion]), which the
+// client needs to match lockfile pins with the log.
 package lockfile

@@ -197,13 +197,13 @@ func FuzzVersion(f *testing.F) {
 		f.Add(c.in)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		normalized, err := NormalizeVersion(v)
+		normalized, err := normalizeVersion(v)
 		if err != nil {
 			return
 		}
-		again, err := NormalizeVersion(normalized)
+		again, err := normalizeVersion(normalized)
 		if err != nil || again != normalized {
-			t.Fatalf("NormalizeVersion(%q) = %q, which normalizes to %q, %v", v, normalized, again, err)
+			t.Fatalf("normalizeVersion(%q) = %q, which normalizes to %q, %v", v, normalized, again, err)
 		}
 		if !EqualVersions(v, normalized) || !EqualVersions(normalized, v) {
 			t.Fatalf("EqualVersions(%q, %q) is false", v, normalized)

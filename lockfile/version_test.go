@@ -44,15 +44,15 @@ var normalizeVersionCases = []struct {
 
 func TestNormalizeVersion(t *testing.T) {
 	for _, c := range normalizeVersionCases {
-		got, err := NormalizeVersion(c.in)
+		got, err := normalizeVersion(c.in)
 		if c.want == "" {
 			if err == nil {
-				t.Errorf("NormalizeVersion(%q) = %q, want an error", c.in, got)
+				t.Errorf("normalizeVersion(%q) = %q, want an error", c.in, got)
 			}
 			continue
 		}
 		if err != nil || got != c.want {
-			t.Errorf("NormalizeVersion(%q) = %q, %v; want %q", c.in, got, err, c.want)
+			t.Errorf("normalizeVersion(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package sequencer
+package sequencer_test
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/synthetic"
 )
 
 // writeCounter counts the writes that reach a store.
@@ -36,9 +38,9 @@ func (w *writeCounter) Delete(ctx context.Context, key string) error {
 }
 
 // openLogged opens a sequencer on store whose log lines go to buf.
-func openLogged(t *testing.T, store publish.Store, skey string, buf *bytes.Buffer) *Sequencer {
+func openLogged(t *testing.T, store publish.Store, skey string, buf *bytes.Buffer) *sequencer.Sequencer {
 	t.Helper()
-	s, err := Open(context.Background(), Config{
+	s, err := sequencer.Open(context.Background(), sequencer.Config{
 		Store: store, Key: skey, Holder: t.Name(),
 		Logger: slog.New(slog.NewTextHandler(buf, nil)),
 		Now:    func() time.Time { return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC) },
@@ -61,7 +63,7 @@ func TestAlarmReportedUntilAcknowledged(t *testing.T) {
 	}
 	store := &writeCounter{Store: dir}
 	skey, _ := testKey(t)
-	records := syntheticRecords(0, 10)
+	records := synthetic.Records(0, 10)
 
 	var log bytes.Buffer
 	s := openLogged(t, store, skey, &log)
@@ -74,16 +76,16 @@ func TestAlarmReportedUntilAcknowledged(t *testing.T) {
 
 	// Run 1: a logged filename served with another sha256.
 	changed := records[3]
-	changed.SHA256 = fmt.Sprintf("%064x", 0xbad)
-	res, err := s.Append(ctx, []Record{changed}, nil)
+	changed.SHA256 = digest(0xbad)
+	res, err := s.Append(ctx, []sequencer.Record{changed}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Alarms) != 1 || res.Alarms[0].Code != AlarmChangedFile || res.Appended != 0 {
+	if len(res.Alarms) != 1 || res.Alarms[0].Code != sequencer.AlarmChangedFile || res.Appended != 0 {
 		t.Fatalf("Append of a changed file = %+v", res)
 	}
 	open, err := s.CheckAlarms(ctx)
-	if !errors.Is(err, ErrAlarm) || len(open) != 1 || open[0].Filename != changed.Filename {
+	if !errors.Is(err, sequencer.ErrAlarm) || len(open) != 1 || open[0].Filename != changed.Filename {
 		t.Fatalf("CheckAlarms after the alarm = %v, %v; want it and ErrAlarm", open, err)
 	}
 	s.Close(ctx)
@@ -97,15 +99,15 @@ func TestAlarmReportedUntilAcknowledged(t *testing.T) {
 	}
 	before := store.writes.Load()
 	open, err = s.CheckAlarms(ctx)
-	if !errors.Is(err, ErrAlarm) || len(open) != 1 {
+	if !errors.Is(err, sequencer.ErrAlarm) || len(open) != 1 {
 		t.Fatalf("CheckAlarms in a quiet run = %v, %v; want ErrAlarm", open, err)
 	}
 	if store.writes.Load() != before {
 		t.Fatalf("CheckAlarms wrote %d objects", store.writes.Load()-before)
 	}
 	id := open[0].ID()
-	for _, want := range []string{"level=ERROR", "unacknowledged ALARM", "id=" + id, "code=" + AlarmChangedFile,
-		"filename=" + changed.Filename, "served_sha256=" + changed.SHA256, "leaf=3"} {
+	for _, want := range []string{"level=ERROR", "unacknowledged ALARM", "id=" + id, "code=" + sequencer.AlarmChangedFile,
+		"filename=" + changed.Filename, "served_sha256=" + fmt.Sprintf("%064x", 0xbad), "leaf=3"} {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, log.String())
 		}
@@ -117,7 +119,7 @@ func TestAlarmReportedUntilAcknowledged(t *testing.T) {
 
 	// Listing writes nothing either.
 	before = store.writes.Load()
-	alarms, err := ListAlarms(ctx, store)
+	alarms, err := sequencer.ListAlarms(ctx, store)
 	if err != nil || len(alarms) != 1 || alarms[0].Acknowledged != "" {
 		t.Fatalf("ListAlarms = %+v, %v", alarms, err)
 	}
@@ -125,10 +127,10 @@ func TestAlarmReportedUntilAcknowledged(t *testing.T) {
 		t.Fatalf("ListAlarms wrote %d objects", store.writes.Load()-before)
 	}
 	when := time.Date(2025, 2, 3, 4, 5, 6, 0, time.FixedZone("x", 3600))
-	if err := Acknowledge(ctx, store, &alarms[0], "alice@host", when); err != nil {
+	if err := sequencer.Acknowledge(ctx, store, &alarms[0], "alice@host", when); err != nil {
 		t.Fatal(err)
 	}
-	alarms, err = ListAlarms(ctx, store)
+	alarms, err = sequencer.ListAlarms(ctx, store)
 	if err != nil || alarms[0].Acknowledged != "2025-02-03T03:05:06Z" || alarms[0].AcknowledgedBy != "alice@host" {
 		t.Fatalf("after Acknowledge: %+v, %v", alarms, err)
 	}
@@ -137,7 +139,7 @@ func TestAlarmReportedUntilAcknowledged(t *testing.T) {
 	// the acknowledged record.
 	log.Reset()
 	s = openLogged(t, store, skey, &log)
-	if res, err := s.Append(ctx, []Record{changed}, nil); err != nil || len(res.Alarms) != 1 {
+	if res, err := s.Append(ctx, []sequencer.Record{changed}, nil); err != nil || len(res.Alarms) != 1 {
 		t.Fatalf("Append of the changed file again = %+v, %v", res, err)
 	}
 	if open, err := s.CheckAlarms(ctx); err != nil || len(open) != 0 {
@@ -146,7 +148,7 @@ func TestAlarmReportedUntilAcknowledged(t *testing.T) {
 	if strings.Contains(log.String(), "unacknowledged") {
 		t.Errorf("acknowledged alarm reported:\n%s", log.String())
 	}
-	alarms, err = ListAlarms(ctx, store)
+	alarms, err = sequencer.ListAlarms(ctx, store)
 	if err != nil || len(alarms) != 1 || alarms[0].AcknowledgedBy != "alice@host" {
 		t.Fatalf("after raising again: %+v, %v", alarms, err)
 	}
@@ -163,33 +165,33 @@ func TestAcknowledgeKeepsTheFirst(t *testing.T) {
 	skey, _ := testKey(t)
 	var log bytes.Buffer
 	s := openLogged(t, store, skey, &log)
-	a := Alarm{Code: AlarmInvalidAttestation, Reason: ReasonInvalidAttestation, Project: "p", Filename: "p-1.tar.gz",
+	a := sequencer.Alarm{Code: sequencer.AlarmInvalidAttestation, Reason: sequencer.ReasonInvalidAttestation, Project: "p", Filename: "p-1.tar.gz",
 		Leaf: -1, ServedSHA256: fmt.Sprintf("%064x", 1), ServedSize: 1, Detected: "2025-01-01T00:00:00Z"}
 	if err := s.RaiseAlarm(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	first, err := ListAlarms(ctx, store)
+	first, err := sequencer.ListAlarms(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := ListAlarms(ctx, store)
+	second, err := sequencer.ListAlarms(ctx, store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := Acknowledge(ctx, store, &first[0], "", time.Now()); err == nil {
+	if err := sequencer.Acknowledge(ctx, store, &first[0], "", time.Now()); err == nil {
 		t.Fatal("Acknowledge without a name succeeded")
 	}
 	t1 := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
-	if err := Acknowledge(ctx, store, &first[0], "alice", t1); err != nil {
+	if err := sequencer.Acknowledge(ctx, store, &first[0], "alice", t1); err != nil {
 		t.Fatal(err)
 	}
-	if err := Acknowledge(ctx, store, &second[0], "bob", t1.Add(time.Hour)); err != nil {
+	if err := sequencer.Acknowledge(ctx, store, &second[0], "bob", t1.Add(time.Hour)); err != nil {
 		t.Fatalf("second Acknowledge: %v", err)
 	}
 	if second[0].AcknowledgedBy != "alice" || second[0].Acknowledged != "2025-03-01T00:00:00Z" {
 		t.Errorf("stale copy after Acknowledge: %+v", second[0].Alarm)
 	}
-	stored, err := ListAlarms(ctx, store)
+	stored, err := sequencer.ListAlarms(ctx, store)
 	if err != nil || len(stored) != 1 || stored[0].AcknowledgedBy != "alice" || stored[0].Acknowledged != "2025-03-01T00:00:00Z" {
 		t.Fatalf("stored: %+v, %v", stored, err)
 	}

@@ -1,4 +1,4 @@
-package sequencer
+package sequencer_test
 
 import (
 	"context"
@@ -7,18 +7,20 @@ import (
 	"time"
 
 	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/synthetic"
 )
 
 // steadyBatch returns one run's worth of PyPI at its steady rate (about
 // 40,000 files a day in 288 runs: 140 files): new releases of 5 files in
 // 26 projects of the log's first existingProjects synthetic projects, and
 // 2 new projects of 5 files each.
-func steadyBatch(run, existingProjects int) []Record {
-	var out []Record
+func steadyBatch(run, existingProjects int) []sequencer.Record {
+	var out []sequencer.Record
 	add := func(project, file string) {
-		out = append(out, Record{
+		out = append(out, sequencer.Record{
 			Project: project, Filename: file,
-			SHA256:     fmt.Sprintf("%064x", 1_000_000_000+len(out)+run*1000),
+			SHA256:     digest(1_000_000_000 + len(out) + run*1000),
 			Size:       int64(20_000 + len(out)),
 			UploadTime: time.Date(2026, 1, 1, 0, run*5, len(out), 0, time.UTC).Format(time.RFC3339),
 		})
@@ -39,10 +41,10 @@ func steadyBatch(run, existingProjects int) []Record {
 }
 
 // batchCost appends records and returns the objects read and written.
-func batchCost(t testing.TB, store publish.Store, skey string, records []Record) (reads, writes int64) {
+func batchCost(t testing.TB, store publish.Store, skey string, records []sequencer.Record) (reads, writes int64) {
 	t.Helper()
 	counting := &publish.Counting{Store: store}
-	s, err := Open(context.Background(), Config{Store: counting, Key: skey})
+	s, err := sequencer.Open(context.Background(), sequencer.Config{Store: counting, Key: skey})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func TestBatchCostDoesNotGrowWithTheLog(t *testing.T) {
 	skey, _ := testKey(t)
 	grow := func(from, n int) {
 		for start := from; start < from+n; start += 20_000 {
-			appendOnce(t, store, skey, SyntheticRecords(start, min(20_000, from+n-start))...)
+			appendOnce(t, store, skey, synthetic.Records(start, min(20_000, from+n-start))...)
 		}
 	}
 	grow(0, 3_000)
@@ -97,7 +99,7 @@ func BenchmarkBatchCost(b *testing.B) {
 	skey, _ := testKey(b)
 	const logSize = 1_000_000
 	for start := 0; start < logSize; start += 100_000 {
-		appendOnce(b, store, skey, SyntheticRecords(start, 100_000)...)
+		appendOnce(b, store, skey, synthetic.Records(start, 100_000)...)
 	}
 	b.Run("steady", func(b *testing.B) {
 		var reads, writes, n int64
@@ -112,7 +114,7 @@ func BenchmarkBatchCost(b *testing.B) {
 		var reads, writes, n int64
 		next := logSize
 		for b.Loop() {
-			r, w := batchCost(b, store, skey, SyntheticRecords(next, 100_000))
+			r, w := batchCost(b, store, skey, synthetic.Records(next, 100_000))
 			reads, writes, n, next = reads+r, writes+w, n+1, next+100_000
 		}
 		b.ReportMetric(float64(reads)/float64(n), "reads/batch")

@@ -25,9 +25,8 @@ func (s *Sequencer) prepareIndexes(ctx context.Context, b *stagedBatch) ([]publi
 	notes := map[string][]tiles.FilenameLine{}
 	for i, r := range b.Records {
 		leaf := b.Start + int64(i)
-		digest, _ := tiles.ParseHexDigest(r.SHA256)
 		lines[r.Project] = append(lines[r.Project], tiles.IndexLine{
-			Leaf: leaf, Filename: r.Filename, SHA256: digest, Size: r.Size, UploadTime: r.UploadTime,
+			Leaf: leaf, Filename: r.Filename, SHA256: r.SHA256, Size: r.Size, UploadTime: r.UploadTime,
 		})
 		if tiles.IsListedFilename(r.Filename, r.Project) {
 			home := tiles.FilenameHome(r.Filename)

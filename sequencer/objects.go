@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
+	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pysumdb/pysumdb/publish"
@@ -120,126 +120,19 @@ func readEach[T any](ctx context.Context, s *Sequencer, names map[string]bool, r
 	return out, g.Wait()
 }
 
-// loggedFile is a file the log holds, as the index of its project says.
-type loggedFile struct {
-	tiles.IndexLine
-	project string
-}
-
-// loggedFiles returns the files among records' filenames that the log
-// already holds, under whatever project. A filename is looked up in the
-// indexes of the projects its form says it can belong to
-// (tiles.FilenameProjects) and of the record's project, and in the
-// filename note of its home, which lists the files logged under any other
-// project: so the objects read grow with the batch, not with the log.
-//
-// A project index that the project list names but that is missing, or a
-// filename note line that its project's index does not confirm, is
-// ErrStoreDamaged: an index lost from the store would otherwise let its
-// files be logged again.
-func (s *Sequencer) loggedFiles(ctx context.Context, records []Record) (map[string]loggedFile, error) {
-	projects, homes := map[string]bool{}, map[string]bool{}
-	filenames := make(map[string]bool, len(records))
-	for _, r := range records {
-		projects[r.Project] = true
-		for _, p := range tiles.FilenameProjects(r.Filename) {
-			projects[p] = true
-		}
-		homes[tiles.FilenameHome(r.Filename)] = true
-		filenames[r.Filename] = true
+// readCheckpoint returns the published tree (size 0 if none yet) and the
+// checkpoint's version.
+func (s *Sequencer) readCheckpoint(ctx context.Context) (tlog.Tree, publish.Version, error) {
+	data, v, err := s.cfg.Store.Read(ctx, tiles.CheckpointKey)
+	if errors.Is(err, publish.ErrNotExist) {
+		return tlog.Tree{}, publish.NoVersion, nil
 	}
-	var (
-		indexes map[string]versioned[tiles.Index]
-		notes   map[string]versioned[tiles.FilenameNote]
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		indexes, err = readEach(gctx, s, projects, s.readIndex)
-		return err
-	})
-	g.Go(func() (err error) {
-		notes, err = readEach(gctx, s, homes, s.readFilenameNote)
-		return err
-	})
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if err := s.checkIndexesExist(ctx, indexes); err != nil {
-		return nil, err
-	}
-
-	logged := make(map[string]loggedFile, len(records))
-	for project, x := range indexes {
-		for _, l := range x.value.Lines {
-			if filenames[l.Filename] {
-				logged[l.Filename] = loggedFile{l, project}
-			}
-		}
-	}
-	// Files logged under a project their filename does not give: their
-	// index has the sha256 and size.
-	others := map[string]bool{}
-	var listed []tiles.FilenameLine
-	for _, x := range notes {
-		for _, l := range x.value.Lines {
-			if filenames[l.Filename] {
-				listed = append(listed, l)
-				if _, ok := indexes[l.Project]; !ok {
-					others[l.Project] = true
-				}
-			}
-		}
-	}
-	more, err := readEach(ctx, s, others, s.readIndex)
 	if err != nil {
-		return nil, err
+		return tlog.Tree{}, v, fmt.Errorf("couldn't read checkpoint: %w", err)
 	}
-	for _, l := range listed {
-		x, ok := indexes[l.Project]
-		if !ok {
-			x = more[l.Project]
-		}
-		line, found := findLine(x.value, l.Filename)
-		if !found || line.Leaf != l.Leaf {
-			return nil, fmt.Errorf("%w: %s says %s is leaf %d of project %s, but %s does not list it there",
-				ErrStoreDamaged, tiles.FilenamesKey(tiles.FilenameHome(l.Filename)), l.Filename, l.Leaf, l.Project, tiles.IndexKey(l.Project))
-		}
-		logged[l.Filename] = loggedFile{line, l.Project}
-	}
-	return logged, nil
-}
-
-// checkIndexesExist reports a project the project list names whose index
-// is missing.
-func (s *Sequencer) checkIndexesExist(ctx context.Context, indexes map[string]versioned[tiles.Index]) error {
-	shards := map[string]bool{}
-	for project, x := range indexes {
-		if x.version == publish.NoVersion {
-			shards[tiles.ProjectShard(project)] = true
-		}
-	}
-	lists, err := readEach(ctx, s, shards, s.readProjectList)
+	c, _, err := tiles.OpenCheckpoint(data, s.verifier)
 	if err != nil {
-		return err
+		return tlog.Tree{}, v, fmt.Errorf("%w: %s does not verify: %v", ErrStoreDamaged, tiles.CheckpointKey, err)
 	}
-	for project, x := range indexes {
-		if x.version != publish.NoVersion {
-			continue
-		}
-		l := lists[tiles.ProjectShard(project)].value
-		if _, listed := slices.BinarySearch(l.Projects, project); listed {
-			return fmt.Errorf("%w: %s is missing, but %s lists project %s (restore the index from a mirror or a backup)",
-				ErrStoreDamaged, tiles.IndexKey(project), tiles.ProjectListKey(l.Shard), project)
-		}
-	}
-	return nil
-}
-
-func findLine(x tiles.Index, filename string) (tiles.IndexLine, bool) {
-	for _, l := range x.Lines {
-		if l.Filename == filename {
-			return l, true
-		}
-	}
-	return tiles.IndexLine{}, false
+	return c.Tree, v, nil
 }

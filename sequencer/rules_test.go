@@ -1,4 +1,4 @@
-package sequencer
+package sequencer_test
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/synthetic"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -26,11 +28,13 @@ func newTestStore(t testing.TB) *publish.Dir {
 	return store
 }
 
-func record(project, filename string, digest, size int) Record {
-	return Record{Project: project, Filename: filename, SHA256: fmt.Sprintf("%064x", digest), Size: int64(size), UploadTime: tiles.NoUploadTime}
+// record returns a record of file filename of project, with the sha256 n
+// (see digest) and size, upload time unknown.
+func record(project, filename string, n, size int) sequencer.Record {
+	return sequencer.Record{Project: project, Filename: filename, SHA256: digest(n), Size: int64(size), UploadTime: tiles.NoUploadTime}
 }
 
-func appendOnce(t testing.TB, store publish.Store, skey string, records ...Record) Result {
+func appendOnce(t testing.TB, store publish.Store, skey string, records ...sequencer.Record) sequencer.Result {
 	t.Helper()
 	s := openSeq(t, store, skey)
 	defer s.Close(context.Background())
@@ -41,7 +45,7 @@ func appendOnce(t testing.TB, store publish.Store, skey string, records ...Recor
 	return res
 }
 
-func wantAlarm(t testing.TB, res Result, code string, leaf int64) Alarm {
+func wantAlarm(t testing.TB, res sequencer.Result, code string, leaf int64) sequencer.Alarm {
 	t.Helper()
 	if res.Appended != 0 || len(res.Alarms) != 1 {
 		t.Fatalf("Append = %+v, want one alarm and nothing appended", res)
@@ -59,11 +63,11 @@ func TestChangedFileIsAnAlarm(t *testing.T) {
 	appendOnce(t, store, skey, record("foo", "foo-1.0.tar.gz", 1, 100), record("foo", "foo-1.1.tar.gz", 2, 200))
 	// The last digit of the sha256 differs; the size alone differs.
 	changed := record("foo", "foo-1.1.tar.gz", 3, 200)
-	a := wantAlarm(t, appendOnce(t, store, skey, changed), AlarmChangedFile, 1)
-	if a.LoggedSHA256 != fmt.Sprintf("%064x", 2) || a.ServedSHA256 != changed.SHA256 {
+	a := wantAlarm(t, appendOnce(t, store, skey, changed), sequencer.AlarmChangedFile, 1)
+	if a.LoggedSHA256 != fmt.Sprintf("%064x", 2) || a.ServedSHA256 != fmt.Sprintf("%064x", 3) {
 		t.Fatalf("alarm = %+v, want both digests", a)
 	}
-	a = wantAlarm(t, appendOnce(t, store, skey, record("foo", "foo-1.0.tar.gz", 1, 101)), AlarmChangedFile, 0)
+	a = wantAlarm(t, appendOnce(t, store, skey, record("foo", "foo-1.0.tar.gz", 1, 101)), sequencer.AlarmChangedFile, 0)
 	if a.LoggedSize != 100 || a.ServedSize != 101 {
 		t.Fatalf("alarm = %+v, want sizes 100 and 101", a)
 	}
@@ -88,8 +92,8 @@ func TestFilenameUnderAnotherProject(t *testing.T) {
 			store := newTestStore(t)
 			skey, _ := testKey(t)
 			appendOnce(t, store, skey, record(tt.first, tt.filename, 1, 100))
-			for _, digest := range []int{1, 2} {
-				a := wantAlarm(t, appendOnce(t, store, skey, record(tt.second, tt.filename, digest, 100)), AlarmOtherProject, 0)
+			for _, served := range []int{1, 2} {
+				a := wantAlarm(t, appendOnce(t, store, skey, record(tt.second, tt.filename, served, 100)), sequencer.AlarmOtherProject, 0)
 				if a.LoggedProject != tt.first || a.Project != tt.second {
 					t.Fatalf("alarm = %+v, want logged under %s, served under %s", a, tt.first, tt.second)
 				}
@@ -98,7 +102,7 @@ func TestFilenameUnderAnotherProject(t *testing.T) {
 			// alarm.
 			store = newTestStore(t)
 			res := appendOnce(t, store, skey, record(tt.first, tt.filename, 1, 100), record(tt.second, tt.filename, 1, 100))
-			if res.Appended != 1 || len(res.Alarms) != 1 || res.Alarms[0].Code != AlarmOtherProject {
+			if res.Appended != 1 || len(res.Alarms) != 1 || res.Alarms[0].Code != sequencer.AlarmOtherProject {
 				t.Fatalf("one batch: %+v, want one appended and one alarm", res)
 			}
 		})
@@ -145,16 +149,16 @@ func TestFilenameNotes(t *testing.T) {
 func TestLostIndexStopsTheSequencer(t *testing.T) {
 	ctx := context.Background()
 	skey, _ := testKey(t)
-	first := syntheticRecords(0, 50)
+	first := synthetic.Records(0, 50)
 	for _, damage := range []string{"deleted", "flipped"} {
 		for _, again := range []struct {
 			name    string
-			records []Record
+			records []sequencer.Record
 		}{
 			{"same input", first},
-			{"changed hash", func() []Record {
+			{"changed hash", func() []sequencer.Record {
 				r := first[:1:1]
-				r[0].SHA256 = fmt.Sprintf("%064x", 999)
+				r[0].SHA256 = digest(999)
 				return r
 			}()},
 		} {
@@ -177,7 +181,7 @@ func TestLostIndexStopsTheSequencer(t *testing.T) {
 				s := openSeq(t, store, skey)
 				before, _ := store.List(ctx, "")
 				_, err := s.Append(ctx, again.records, nil)
-				if !errors.Is(err, ErrStoreDamaged) {
+				if !errors.Is(err, sequencer.ErrStoreDamaged) {
 					t.Fatalf("Append after the index was %s: %v, want ErrStoreDamaged", damage, err)
 				}
 				if !errorNames(err, key) {
@@ -216,20 +220,20 @@ func TestDamagedStateAndBundle(t *testing.T) {
 	skey, _ := testKey(t)
 	t.Run("state", func(t *testing.T) {
 		store := newTestStore(t)
-		appendOnce(t, store, skey, syntheticRecords(0, 10)...)
-		_, v, _ := store.Read(ctx, StateKey)
-		if _, err := store.Swap(ctx, StateKey, v, []byte("{\"tree_size\": \"ten\"}\n")); err != nil {
+		appendOnce(t, store, skey, synthetic.Records(0, 10)...)
+		_, v, _ := store.Read(ctx, sequencer.StateKey)
+		if _, err := store.Swap(ctx, sequencer.StateKey, v, []byte("{\"tree_size\": \"ten\"}\n")); err != nil {
 			t.Fatal(err)
 		}
-		_, err := Open(ctx, Config{Store: store, Key: skey})
-		if !errors.Is(err, ErrStoreDamaged) || !errorNames(err, StateKey) {
-			t.Fatalf("Open: %v, want ErrStoreDamaged naming %s", err, StateKey)
+		_, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey})
+		if !errors.Is(err, sequencer.ErrStoreDamaged) || !errorNames(err, sequencer.StateKey) {
+			t.Fatalf("Open: %v, want ErrStoreDamaged naming %s", err, sequencer.StateKey)
 		}
 	})
 	t.Run("bundle", func(t *testing.T) {
 		dir := t.TempDir()
 		store, _ := publish.OpenDir(dir)
-		appendOnce(t, store, skey, syntheticRecords(0, 10)...)
+		appendOnce(t, store, skey, synthetic.Records(0, 10)...)
 		// Immutable objects can't be rewritten through the store: damage
 		// the file itself.
 		path := dir + "/tile/entries/000.p/10"
@@ -237,8 +241,8 @@ func TestDamagedStateAndBundle(t *testing.T) {
 		data[5] ^= 1
 		writeFile(t, path, data)
 		s := openSeq(t, store, skey)
-		_, err := s.Append(ctx, syntheticRecords(10, 1), nil)
-		if !errors.Is(err, ErrStoreDamaged) || !errorNames(err, "tile/entries/000.p/10") {
+		_, err := s.Append(ctx, synthetic.Records(10, 1), nil)
+		if !errors.Is(err, sequencer.ErrStoreDamaged) || !errorNames(err, "tile/entries/000.p/10") {
 			t.Fatalf("Append: %v, want ErrStoreDamaged naming the bundle", err)
 		}
 	})
@@ -250,16 +254,16 @@ func TestLostStateIsRebuilt(t *testing.T) {
 	ctx := context.Background()
 	store := newTestStore(t)
 	skey, _ := testKey(t)
-	records := syntheticRecords(0, 300)
+	records := synthetic.Records(0, 300)
 	appendOnce(t, store, skey, records...)
-	if err := store.Delete(ctx, StateKey); err != nil {
+	if err := store.Delete(ctx, sequencer.StateKey); err != nil {
 		t.Fatal(err)
 	}
 	s := openSeq(t, store, skey)
 	if s.TreeSize() != 300 || len(s.Cursor()) != 0 {
 		t.Fatalf("rebuilt state: size %d cursor %s, want 300 and none", s.TreeSize(), s.Cursor())
 	}
-	res, err := s.Append(ctx, append(records, syntheticRecords(300, 5)...), nil)
+	res, err := s.Append(ctx, append(records, synthetic.Records(300, 5)...), nil)
 	if err != nil || res.Appended != 5 || res.Duplicates != 300 {
 		t.Fatalf("Append after the rebuild: %+v, %v", res, err)
 	}
@@ -272,23 +276,23 @@ func TestLostStateWithStagedBatchIsRefused(t *testing.T) {
 	ctx := context.Background()
 	store := newTestStore(t)
 	skey, _ := testKey(t)
-	appendOnce(t, store, skey, syntheticRecords(0, 10)...)
+	appendOnce(t, store, skey, synthetic.Records(0, 10)...)
 	// The second batch stops before its checkpoint.
 	stop := &pauseStore{Store: store, prefixes: []string{tiles.CheckpointKey}, fail: true}
-	s, err := Open(ctx, Config{Store: stop, Key: skey})
+	s, err := sequencer.Open(ctx, sequencer.Config{Store: stop, Key: skey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(ctx, syntheticRecords(10, 10), nil); err == nil {
+	if _, err := s.Append(ctx, synthetic.Records(10, 10), nil); err == nil {
 		t.Fatal("Append with the checkpoint write failing succeeded")
 	}
 	s.Close(ctx)
-	if err := store.Delete(ctx, StateKey); err != nil {
+	if err := store.Delete(ctx, sequencer.StateKey); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(ctx, Config{Store: store, Key: skey})
-	if !errors.Is(err, ErrStoreDamaged) || !errorNames(err, StateKey) {
-		t.Fatalf("Open: %v, want ErrStoreDamaged naming %s", err, StateKey)
+	_, err = sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey})
+	if !errors.Is(err, sequencer.ErrStoreDamaged) || !errorNames(err, sequencer.StateKey) {
+		t.Fatalf("Open: %v, want ErrStoreDamaged naming %s", err, sequencer.StateKey)
 	}
 }
 
@@ -349,7 +353,7 @@ func (p *pauseStore) Swap(ctx context.Context, key string, old publish.Version, 
 		return old, err
 	}
 	v, err := p.Store.Swap(ctx, key, old, data)
-	if key == StateKey && err == nil {
+	if key == sequencer.StateKey && err == nil {
 		p.mu.Lock()
 		p.staged = true
 		p.mu.Unlock()
@@ -375,25 +379,25 @@ func TestPausedSequencerCannotMoveTheLogBack(t *testing.T) {
 			store := newTestStore(t)
 			skey, vkey := testKey(t)
 			verifier, _ := note.NewVerifier(vkey)
-			appendOnce(t, store, skey, syntheticRecords(0, 10)...)
+			appendOnce(t, store, skey, synthetic.Records(0, 10)...)
 
 			paused := &pauseStore{Store: store, prefixes: at, reads: at[0] == tiles.CheckpointKey, paused: make(chan struct{}), release: make(chan struct{})}
-			a, err := Open(ctx, Config{Store: paused, Key: skey})
+			a, err := sequencer.Open(ctx, sequencer.Config{Store: paused, Key: skey})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer a.Close(ctx)
 			done := make(chan error)
 			go func() {
-				_, err := a.Append(ctx, syntheticRecords(10, 7), json.RawMessage(`"a"`))
+				_, err := a.Append(ctx, synthetic.Records(10, 7), json.RawMessage(`"a"`))
 				done <- err
 			}()
 			<-paused.paused
-			b, err := Open(ctx, Config{Store: &pauseStore{Store: store}, Key: skey})
+			b, err := sequencer.Open(ctx, sequencer.Config{Store: &pauseStore{Store: store}, Key: skey})
 			if err != nil {
 				t.Fatalf("second sequencer: %v", err)
 			}
-			if _, err := b.Append(ctx, syntheticRecords(17, 5), json.RawMessage(`"b"`)); err != nil {
+			if _, err := b.Append(ctx, synthetic.Records(17, 5), json.RawMessage(`"b"`)); err != nil {
 				t.Fatalf("second sequencer: %v", err)
 			}
 			b.Close(ctx)
@@ -406,10 +410,12 @@ func TestPausedSequencerCannotMoveTheLogBack(t *testing.T) {
 			if err != nil || c.N != 22 {
 				t.Fatalf("checkpoint: size %d, %v; want 22", c.N, err)
 			}
-			data, _, _ = store.Read(ctx, tiles.IndexKey("project-10"))
-			x, err := tiles.OpenIndex(data, verifier, "project-10")
-			if err != nil || x.TreeSize != 17 || len(x.Lines) != 1 {
-				t.Fatalf("index of project-10: %+v, %v; want one line, size 17", x, err)
+			// Every record so far is a file of the first project.
+			project := synthetic.Records(0, 1)[0].Project
+			data, _, _ = store.Read(ctx, tiles.IndexKey(project))
+			x, err := tiles.OpenIndex(data, verifier, project)
+			if err != nil || x.TreeSize != 22 || len(x.Lines) != 22 {
+				t.Fatalf("index of %s: %+v, %v; want 22 lines, size 22", project, x, err)
 			}
 			s := openSeq(t, store, skey)
 			if s.TreeSize() != 22 || string(s.Cursor()) != `"b"` {

@@ -30,19 +30,14 @@
 package sequencer
 
 import (
-	"cmp"
 	"context"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/publish"
@@ -231,23 +226,6 @@ func (s *Sequencer) publishKey(ctx context.Context) error {
 	return err
 }
 
-// readCheckpoint returns the published tree (size 0 if none yet) and the
-// checkpoint's version.
-func (s *Sequencer) readCheckpoint(ctx context.Context) (tlog.Tree, publish.Version, error) {
-	data, v, err := s.cfg.Store.Read(ctx, tiles.CheckpointKey)
-	if errors.Is(err, publish.ErrNotExist) {
-		return tlog.Tree{}, publish.NoVersion, nil
-	}
-	if err != nil {
-		return tlog.Tree{}, v, fmt.Errorf("couldn't read checkpoint: %w", err)
-	}
-	c, _, err := tiles.OpenCheckpoint(data, s.verifier)
-	if err != nil {
-		return tlog.Tree{}, v, fmt.Errorf("%w: %s does not verify: %v", ErrStoreDamaged, tiles.CheckpointKey, err)
-	}
-	return c.Tree, v, nil
-}
-
 // Append logs the new records among records and, once they are published,
 // stores cursor as the source's position. Records must be valid (see
 // Record.Check). It returns ErrBusy if another sequencer won the race.
@@ -294,188 +272,4 @@ func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.Ra
 	res.Appended = len(fresh)
 	res.TreeSize = s.st.TreeSize
 	return res, nil
-}
-
-// sortRecords returns records in leaf order: by upload time (unknown
-// first), then project, filename, digest and size, so that the same input
-// always gets the same leaf indexes.
-func sortRecords(records []Record) []Record {
-	type keyed struct {
-		uploaded time.Time // zero when unknown
-		r        Record
-	}
-	ks := make([]keyed, len(records))
-	for i, r := range records {
-		ks[i].r = r
-		// Check accepted it, so only "-" fails to parse.
-		ks[i].uploaded, _ = time.Parse(time.RFC3339Nano, r.UploadTime)
-	}
-	slices.SortFunc(ks, func(a, b keyed) int {
-		return cmp.Or(
-			a.uploaded.Compare(b.uploaded),
-			cmp.Compare(a.r.Project, b.r.Project),
-			cmp.Compare(a.r.Filename, b.r.Filename),
-			cmp.Compare(a.r.SHA256, b.r.SHA256),
-			cmp.Compare(a.r.Size, b.r.Size),
-		)
-	})
-	out := make([]Record, len(ks))
-	for i := range ks {
-		out[i] = ks[i].r
-	}
-	return out
-}
-
-// dedupe splits sorted records into new ones and the rest, raising alarms
-// for those that contradict the log or an earlier record of the batch. A
-// filename is logged once, under one project: PyPI never reuses one.
-func (s *Sequencer) dedupe(ctx context.Context, sorted []Record) (Result, []Record, error) {
-	var res Result
-	logged, err := s.loggedFiles(ctx, sorted)
-	if err != nil {
-		return res, nil, err
-	}
-	fresh := make([]Record, 0, len(sorted))
-	for _, r := range sorted {
-		digest, _ := tiles.ParseHexDigest(r.SHA256)
-		old, ok := logged[r.Filename]
-		if !ok {
-			line := tiles.IndexLine{Leaf: s.st.TreeSize + int64(len(fresh)), Filename: r.Filename, SHA256: digest, Size: r.Size}
-			logged[r.Filename] = loggedFile{line, r.Project}
-			fresh = append(fresh, r)
-			continue
-		}
-		if old.project == r.Project && old.SHA256 == digest && old.Size == r.Size {
-			res.Duplicates++
-			continue
-		}
-		a := Alarm{
-			Code: AlarmChangedFile, Reason: ReasonChangedFile,
-			Project: r.Project, Filename: r.Filename, Leaf: old.Leaf,
-			LoggedSHA256: hex.EncodeToString(old.SHA256[:]), LoggedSize: old.Size,
-			ServedSHA256: r.SHA256, ServedSize: r.Size,
-			Detected: s.cfg.Now().UTC().Format(time.RFC3339),
-		}
-		if old.project != r.Project {
-			a.Code, a.Reason, a.LoggedProject = AlarmOtherProject, ReasonOtherProject, old.project
-		}
-		if err := s.RaiseAlarm(ctx, a); err != nil {
-			return res, nil, err
-		}
-		res.Alarms = append(res.Alarms, a)
-	}
-	return res, fresh, nil
-}
-
-// finish writes everything of batch b that may be missing, then marks it
-// done. If stage is not nil, it stages b first: everything the batch
-// writes is computed (tiles hashed, indexes signed) while it runs, but
-// nothing is written before it returns without error.
-func (s *Sequencer) finish(ctx context.Context, b *stagedBatch, stage func() error) error {
-	if b.Start != s.st.TreeSize {
-		return fmt.Errorf("%w: staged batch starts at %d, state is at %d", ErrInconsistent, b.Start, s.st.TreeSize)
-	}
-	tree, cpVer, err := s.readCheckpoint(ctx)
-	if err != nil {
-		return err
-	}
-	var (
-		build       errgroup.Group
-		indexWrites []publish.Write
-		tileWrites  []publish.Write
-		newTree     tlog.Tree
-	)
-	consistent := tree.N == b.Start || tree.N == b.end()
-	if consistent {
-		build.Go(func() (err error) {
-			indexWrites, err = s.prepareIndexes(ctx, b)
-			return err
-		})
-	}
-	if tree.N == b.Start {
-		build.Go(func() (err error) {
-			tileWrites, newTree, err = s.buildTiles(ctx, tree, b)
-			return err
-		})
-	}
-	if stage != nil {
-		if err := stage(); err != nil {
-			build.Wait()
-			return err
-		}
-	}
-	// A checkpoint that moved under a sequencer that then won the stage
-	// is no race: the store contradicts itself.
-	if !consistent {
-		return fmt.Errorf("%w: checkpoint has size %d, staged batch goes from %d to %d", ErrInconsistent, tree.N, b.Start, b.end())
-	}
-	if err := build.Wait(); err != nil {
-		return err
-	}
-	if tree.N == b.Start {
-		if err := s.writeTiles(ctx, tileWrites, b); err != nil {
-			return err
-		}
-	}
-	// The indexes before the checkpoint: every leaf of a published
-	// checkpoint is in an index at every moment, and a replay finds them
-	// written already.
-	if err := s.writeIndexes(ctx, indexWrites, b.end()); err != nil {
-		return err
-	}
-	if tree.N == b.Start {
-		if err := s.publishCheckpoint(ctx, cpVer, newTree); err != nil {
-			return err
-		}
-	} else {
-		s.log.Info("checkpoint of staged batch already published", "size", tree.N)
-	}
-	done := &state{TreeSize: b.end(), Cursor: b.Cursor}
-	v, err := swapState(ctx, s.cfg.Store, s.stVer, done)
-	if err != nil {
-		return err
-	}
-	s.st, s.stVer = done, v
-	s.log.Info("batch published", "size", done.TreeSize, "entries", len(b.Records))
-	return nil
-}
-
-func (s *Sequencer) publishCheckpoint(ctx context.Context, old publish.Version, tree tlog.Tree) error {
-	signed, err := tiles.SignCheckpoint(tiles.Checkpoint{Origin: s.signer.Name(), Tree: tree}, s.signer)
-	if err != nil {
-		return fmt.Errorf("couldn't sign checkpoint: %w", err)
-	}
-	if _, err := s.cfg.Store.Swap(ctx, tiles.CheckpointKey, old, signed); err != nil {
-		if errors.Is(err, publish.ErrConflict) {
-			return fmt.Errorf("%w: the checkpoint changed under us (another sequencer ran): %v", publish.ErrBusy, err)
-		}
-		return fmt.Errorf("couldn't publish checkpoint: %w", err)
-	}
-	s.log.Info("checkpoint published", "size", tree.N, "root", tree.Hash.String())
-	return nil
-}
-
-// Logged returns the logged files of projects, by filename, as their
-// indexes say (all of them, since indexes are complete whenever no batch is
-// staged).
-func (s *Sequencer) Logged(ctx context.Context, projects []string) (map[string]tiles.IndexLine, error) {
-	set := map[string]bool{}
-	for _, p := range projects {
-		set[p] = true
-	}
-	indexes, err := readEach(ctx, s, set, s.readIndex)
-	if err != nil {
-		return nil, err
-	}
-	n := 0
-	for _, x := range indexes {
-		n += len(x.value.Lines)
-	}
-	logged := make(map[string]tiles.IndexLine, n)
-	for _, x := range indexes {
-		for _, l := range x.value.Lines {
-			logged[l.Filename] = l
-		}
-	}
-	return logged, nil
 }

@@ -1,47 +1,55 @@
-package sequencer
+package sequencer_test
 
 import (
 	"context"
-	"crypto/rand"
+	"encoding/binary"
 	"errors"
-	"fmt"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/seqtest"
+	"github.com/pysumdb/pysumdb/sequencer/synthetic"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
-func testKey(t testing.TB) (skey, vkey string) {
-	skey, vkey, err := note.GenerateKey(rand.Reader, "pysumdb.test/log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return skey, vkey
+func testKey(t testing.TB) (skey, vkey string) { return seqtest.NewKey(t) }
+
+// digest returns n as a 256-bit big-endian number.
+func digest(n int) [32]byte {
+	var d [32]byte
+	binary.BigEndian.PutUint64(d[24:], uint64(n))
+	return d
 }
 
-// syntheticRecords returns n records of distinct files, spread over
-// projects, numbered from first.
-func syntheticRecords(first, n int) []Record {
-	out := make([]Record, n)
-	for i := range out {
-		k := first + i
-		out[i] = Record{
-			Project:    fmt.Sprintf("project-%d", k%97),
-			Filename:   fmt.Sprintf("project_%d-%d.0-py3-none-any.whl", k%97, k),
-			SHA256:     fmt.Sprintf("%064x", k+1),
-			Size:       int64(1000 + k),
-			UploadTime: fmt.Sprintf("2024-01-01T00:%02d:%02dZ", k/60%60, k%60),
+// tileReader reads the hash tiles of a log from its store.
+type tileReader struct {
+	ctx   context.Context
+	store publish.Store
+}
+
+func (tileReader) Height() int { return tiles.TileHeight }
+
+func (r tileReader) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(ts))
+	for i, t := range ts {
+		data, _, err := r.store.Read(r.ctx, tiles.TilePath(t))
+		if err != nil {
+			return nil, err
 		}
+		out[i] = data
 	}
-	return out
+	return out, nil
 }
 
-func openSeq(t testing.TB, store publish.Store, skey string) *Sequencer {
+func (tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+
+func openSeq(t testing.TB, store publish.Store, skey string) *sequencer.Sequencer {
 	t.Helper()
-	s, err := Open(context.Background(), Config{Store: store, Key: skey, Holder: t.Name()})
+	s, err := sequencer.Open(context.Background(), sequencer.Config{Store: store, Key: skey, Holder: t.Name()})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -61,7 +69,7 @@ func TestAppendBuildsAVerifiableLog(t *testing.T) {
 	total := 0
 	for _, n := range []int{1, 254, 1, 300, 256, 1000} {
 		s := openSeq(t, store, skey)
-		res, err := s.Append(ctx, syntheticRecords(total, n), nil)
+		res, err := s.Append(ctx, synthetic.Records(total, n), nil)
 		if err != nil {
 			t.Fatalf("Append(%d): %v", n, err)
 		}
@@ -80,7 +88,7 @@ func TestAppendBuildsAVerifiableLog(t *testing.T) {
 		}
 		trees = append(trees, c.Tree)
 	}
-	r := storeTileReader{ctx, store}
+	r := tileReader{ctx, store}
 	last := trees[len(trees)-1]
 	for _, old := range trees {
 		if _, err := tiles.ProveConsistency(old, last, r); err != nil {
@@ -88,7 +96,7 @@ func TestAppendBuildsAVerifiableLog(t *testing.T) {
 		}
 	}
 	for _, leaf := range []int64{0, 1, 255, 256, 511, last.N - 1} {
-		rec := syntheticRecords(0, total)
+		rec := synthetic.Records(0, total)
 		// Appended batches keep input order here (upload times increase).
 		e, _ := rec[leaf].Entry()
 		if err := tiles.CheckInclusion(last, leaf, e, r); err != nil {
@@ -97,7 +105,7 @@ func TestAppendBuildsAVerifiableLog(t *testing.T) {
 	}
 	// Appending the same records again appends nothing.
 	s := openSeq(t, store, skey)
-	res, err := s.Append(ctx, syntheticRecords(0, total), nil)
+	res, err := s.Append(ctx, synthetic.Records(0, total), nil)
 	if err != nil || res.Appended != 0 || res.Duplicates != total {
 		t.Fatalf("re-append: %+v, %v", res, err)
 	}
@@ -107,7 +115,7 @@ func TestSecondSequencerIsBusy(t *testing.T) {
 	store, _ := publish.OpenDir(t.TempDir())
 	skey, _ := testKey(t)
 	openSeq(t, store, skey)
-	_, err := Open(context.Background(), Config{Store: store, Key: skey})
+	_, err := sequencer.Open(context.Background(), sequencer.Config{Store: store, Key: skey})
 	if !errors.Is(err, publish.ErrBusy) {
 		t.Fatalf("second Open: %v, want ErrBusy", err)
 	}

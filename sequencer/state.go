@@ -3,6 +3,7 @@ package sequencer
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,13 +80,13 @@ func (st *state) marshal() ([]byte, error) {
 	}
 	n := len(data)
 	for _, r := range st.Staged.Records {
-		n += len(r.Project) + len(r.Filename) + len(r.SHA256) + len(r.UploadTime) + 30
+		n += len(r.Project) + len(r.Filename) + 2*len(r.SHA256) + len(r.UploadTime) + 30
 	}
 	data = slices.Grow(data, n-len(data))
 	for _, r := range st.Staged.Records {
 		data = append(data, r.Project...)
 		data = append(append(data, ' '), r.Filename...)
-		data = append(append(data, ' '), r.SHA256...)
+		data = hex.AppendEncode(append(data, ' '), r.SHA256[:])
 		data = strconv.AppendInt(append(data, ' '), r.Size, 10)
 		data = append(append(data, ' '), r.UploadTime...)
 		if r.Publisher != nil {
@@ -125,8 +126,11 @@ func parseState(data []byte) (*state, error) {
 		if len(f) != 5 && len(f) != 7 {
 			return nil, fmt.Errorf("staged record %d: %d fields, want 5 or 7", i, len(f))
 		}
-		r := Record{Project: f[0], Filename: f[1], SHA256: f[2], UploadTime: f[4]}
+		r := Record{Project: f[0], Filename: f[1], UploadTime: f[4]}
 		var err error
+		if r.SHA256, err = tiles.ParseHexDigest(f[2]); err != nil {
+			return nil, fmt.Errorf("staged record %d: %w", i, err)
+		}
 		if r.Size, err = strconv.ParseInt(f[3], 10, 64); err != nil {
 			return nil, fmt.Errorf("staged record %d: size: %w", i, err)
 		}

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/pysumdb/pysumdb/publish"
-	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/synthetic"
 )
 
 // pypiFiles is about how many files PyPI holds today, for the estimate.
@@ -49,7 +49,7 @@ PyPI would take at that rate.`,
 			if err != nil {
 				return err
 			}
-			res, err := sequencer.Bench(c.Context(), store, skey, batch, entries, g.logger())
+			res, err := synthetic.Bench(c.Context(), store, skey, batch, entries, g.logger())
 			if err != nil {
 				return err
 			}

@@ -11,9 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
 	"github.com/pysumdb/pysumdb/tiles"
+	"github.com/pysumdb/pysumdb/verify"
 )
 
 func newCheckPyPICommand(g *globals) *cobra.Command {
@@ -65,9 +65,9 @@ ERROR.`,
 			if err != nil {
 				return fmt.Errorf("couldn't read %s from PyPI: %w", project, err)
 			}
-			published := make([]client.PublishedFile, len(page.Files))
+			published := make([]verify.PublishedFile, len(page.Files))
 			for i, f := range page.Files {
-				published[i] = client.PublishedFile{Filename: f.Filename, SHA256: f.SHA256, Size: f.Size}
+				published[i] = verify.PublishedFile{Filename: f.Filename, SHA256: f.SHA256, Size: f.Size}
 			}
 			cmp, err := logs.verifier.ComparePublished(c.Context(), project, version, published)
 			if err != nil {
@@ -88,7 +88,7 @@ ERROR.`,
 			if err != nil {
 				return err
 			}
-			return checkPyPIOutcome(g.stderr, cmp, strict)
+			return verifyOutcome(g.stderr, cmp.Failures(strict))
 		},
 	}
 	lf.register(c)
@@ -98,11 +98,11 @@ ERROR.`,
 	return c
 }
 
-func writeCheckPyPIText(w io.Writer, what, pypiURL string, cmp *client.Comparison, logs *openedLogs) {
+func writeCheckPyPIText(w io.Writer, what, pypiURL string, cmp *verify.Comparison, logs *openedLogs) {
 	for _, res := range cmp.Results {
 		a := res.Artifact
 		label := statusLabels[res.Status]
-		if res.Status == client.StatusMismatch {
+		if res.Status == verify.StatusMismatch {
 			label = "ALARM"
 		}
 		if res.Disagreement {
@@ -133,8 +133,8 @@ func writeCheckPyPIText(w io.Writer, what, pypiURL string, cmp *client.Compariso
 		fmt.Fprintf(w, "log %s (%s): %s; %d requests, %d bytes\n", ls.Origin, logs.locations[i], state, st.Requests, st.Bytes)
 	}
 	fmt.Fprintf(w, "%s on %s: %d files, %d ok, %d alarms, %d not in log, %d errors; %d size differences; %d logged files not on PyPI (quorum %d of %d logs)\n",
-		what, pypiURL, len(cmp.Results), cmp.Count(client.StatusVerified), cmp.Count(client.StatusMismatch),
-		cmp.Count(client.StatusNotInLog), cmp.Count(client.StatusError), len(cmp.SizeDiffers), len(cmp.Unpublished), cmp.Quorum, len(cmp.Logs))
+		what, pypiURL, len(cmp.Results), cmp.Count(verify.StatusVerified), cmp.Count(verify.StatusMismatch),
+		cmp.Count(verify.StatusNotInLog), cmp.Count(verify.StatusError), len(cmp.SizeDiffers), len(cmp.Unpublished), cmp.Quorum, len(cmp.Logs))
 }
 
 type (
@@ -167,7 +167,7 @@ type (
 	}
 )
 
-func writeCheckPyPIJSON(w io.Writer, what, pypiURL string, cmp *client.Comparison, logs *openedLogs, elapsed time.Duration) error {
+func writeCheckPyPIJSON(w io.Writer, what, pypiURL string, cmp *verify.Comparison, logs *openedLogs, elapsed time.Duration) error {
 	out := jsonCheckPyPIReport{
 		Project: what, PyPI: pypiURL, Quorum: cmp.Quorum,
 		Logs: jsonLogs(cmp.Report, logs), Files: jsonArtifacts(cmp.Report),
@@ -190,36 +190,4 @@ func writeCheckPyPIJSON(w io.Writer, what, pypiURL string, cmp *client.Compariso
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// checkPyPIOutcome reports security errors with their evidence and
-// returns the error that gives check-pypi's exit status.
-func checkPyPIOutcome(stderr io.Writer, cmp *client.Comparison, strict bool) error {
-	secErrs := cmp.SecurityErrors()
-	unprovable := 0
-	for _, u := range cmp.Unpublished {
-		switch {
-		case client.IsSecurityError(u.Err):
-			secErrs = append(secErrs, u.Err)
-		case u.Err != nil:
-			unprovable++
-		}
-	}
-	for _, err := range cmp.IndexErrors {
-		if !client.IsSecurityError(err) {
-			unprovable++
-		}
-	}
-	if len(secErrs) > 0 {
-		writeSecurityErrors(stderr, secErrs)
-		return fmt.Errorf("%w: %d misbehaviours of logs detected (see above)", tiles.ErrVerification, len(secErrs))
-	}
-	if alarms := cmp.Count(client.StatusMismatch) + len(cmp.SizeDiffers); alarms > 0 {
-		fmt.Fprintf(stderr, "pysumdb: ALARM: PyPI serves %d logged files with other bytes or another size than logged\n", alarms)
-		return errAlarm
-	}
-	if err := verifyOutcome(stderr, cmp.Report, strict); err != nil || unprovable == 0 {
-		return err
-	}
-	return fmt.Errorf("couldn't list or prove the logged files that PyPI doesn't serve (%d failures)", unprovable)
 }

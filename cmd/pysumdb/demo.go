@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -24,6 +25,7 @@ import (
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/ingest"
+	"github.com/pysumdb/pysumdb/sequencer/jsonl"
 	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -73,7 +75,7 @@ func runDemo(ctx context.Context, g *globals, dir, serveAddr string, tamper bool
 	if err := resetDemoDir(dir); err != nil {
 		return err
 	}
-	records, err := sequencer.ReadJSONL(bytes.NewReader(demoFiles), "demo data")
+	records, err := jsonl.Read(bytes.NewReader(demoFiles), "demo data")
 	if err != nil {
 		return err
 	}
@@ -190,7 +192,7 @@ func publishOnDemoPyPI(srv *fakepypi.Server, records []sequencer.Record) error {
 		if upload == tiles.NoUploadTime {
 			upload = ""
 		}
-		if _, err := srv.AddFile(r.Project, fakepypi.File{Filename: r.Filename, Version: version, SHA256: r.SHA256, Size: r.Size, UploadTime: upload}); err != nil {
+		if _, err := srv.AddFile(r.Project, fakepypi.File{Filename: r.Filename, Version: version, SHA256: hex.EncodeToString(r.SHA256[:]), Size: r.Size, UploadTime: upload}); err != nil {
 			return fmt.Errorf("couldn't publish %s on the demo PyPI: %w", r.Filename, err)
 		}
 	}

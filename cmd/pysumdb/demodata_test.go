@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"net/url"
 	"os"
@@ -71,7 +70,11 @@ func TestDemoData(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				r := sequencer.Record{Project: project, Filename: path.Base(u.Path), SHA256: f.Hash[len("sha256:"):], Size: f.Size, UploadTime: f.UploadTime}
+				digest, err := tiles.ParseHexDigest(f.Hash[len("sha256:"):])
+				if err != nil {
+					t.Fatalf("%s: %v", src, err)
+				}
+				r := sequencer.Record{Project: project, Filename: path.Base(u.Path), SHA256: digest, Size: f.Size, UploadTime: f.UploadTime}
 				if err := r.Check(); err != nil {
 					t.Fatalf("%s: %v", src, err)
 				}
@@ -86,9 +89,7 @@ func TestDemoData(t *testing.T) {
 	sort.Strings(names)
 	var want bytes.Buffer
 	for _, n := range names {
-		line, _ := json.Marshal(byName[n])
-		want.Write(line)
-		want.WriteByte('\n')
+		want.Write(jsonLine(byName[n]))
 	}
 	target := filepath.Join("demodata", "pypi-files.jsonl")
 	if *update {

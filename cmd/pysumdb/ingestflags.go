@@ -60,6 +60,9 @@ func (f *ingestFlags) config(store publish.Store, skey string, logger *slog.Logg
 		RequestsPerSecond: f.rate,
 		Concurrency:       f.concurrency,
 		Logger:            logger,
+		// A bar if the process's standard error is a terminal, log
+		// lines otherwise.
+		Progress: newBackfillProgress(os.Stderr, logger),
 	})
 	if err != nil {
 		return ingest.Config{}, usageError{err}

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/mirror"
 )
 
 func newMirrorCommand(g *globals) *cobra.Command {
@@ -50,18 +51,18 @@ backends).
 					return err
 				}
 				defer closeSrc()
-				fetch = client.StoreFetcher{Store: src}
+				fetch = mirror.StoreFetcher{Store: src}
 			}
 			dst, closeDst, err := openStore(c.Context(), to, logger)
 			if err != nil {
 				return err
 			}
 			defer closeDst()
-			l, err := client.NewLog(fetch, vkey)
+			src, err := mirror.NewSource(fetch, vkey)
 			if err != nil {
 				return usageError{err}
 			}
-			rep, err := l.Mirror(c.Context(), dst, logger)
+			rep, err := src.Mirror(c.Context(), dst, logger)
 			if rep != nil {
 				printAuditFindings(g, rep)
 			}
@@ -69,7 +70,7 @@ backends).
 				return err
 			}
 			fmt.Fprintf(g.stdout, "mirrored %s at size %d to %s: %d entries, %d entry bundles, %d hash tiles, %d project indexes, all verified\n",
-				l.Origin(), rep.Checkpoint.N, strings.TrimSuffix(to, "/"), rep.Entries, rep.Bundles, rep.HashTiles, rep.Indexes)
+				src.Origin(), rep.Checkpoint.N, strings.TrimSuffix(to, "/"), rep.Entries, rep.Bundles, rep.HashTiles, rep.Indexes)
 			return nil
 		},
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +16,9 @@ import (
 	"time"
 
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
+	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/rogpeppe/go-internal/testscript"
 	"testing"
 )
@@ -68,6 +72,22 @@ func genRecords(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(w.Flush())
 	ts.Check(f.Close())
+}
+
+// jsonLine returns r as a line of `sequence --from-jsonl` input.
+func jsonLine(r sequencer.Record) []byte {
+	line, err := json.Marshal(struct {
+		Project    string           `json:"project"`
+		Filename   string           `json:"filename"`
+		SHA256     string           `json:"sha256"`
+		Size       int64            `json:"size"`
+		UploadTime string           `json:"upload_time"`
+		Publisher  *tiles.Publisher `json:"publisher,omitempty"`
+	}{r.Project, r.Filename, hex.EncodeToString(r.SHA256[:]), r.Size, r.UploadTime, r.Publisher})
+	if err != nil {
+		panic(err) // strings, an integer and a struct of strings always encode
+	}
+	return append(line, '\n')
 }
 
 // raceSequencers starts one `pysumdb sequence` process per records file,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/ingest"
+	"github.com/pysumdb/pysumdb/sequencer/jsonl"
 )
 
 func holderName() string {
@@ -142,7 +143,7 @@ func readRecords(path string) ([]sequencer.Record, error) {
 		defer f.Close()
 		in, name = f, path
 	}
-	records, err := sequencer.ReadJSONL(in, name)
+	records, err := jsonl.Read(in, name)
 	if err != nil {
 		return nil, usageError{err}
 	}

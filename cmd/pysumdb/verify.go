@@ -19,6 +19,7 @@ import (
 	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/tiles"
+	"github.com/pysumdb/pysumdb/verify"
 )
 
 // logFlags name the logs a client command verifies against, and its cache.
@@ -59,7 +60,7 @@ project indexes.`
 
 // openedLogs are the logs of a command, with what fetching them cost.
 type openedLogs struct {
-	verifier  *client.Verifier
+	verifier  *verify.Verifier
 	locations []string
 	fetchers  []*client.CountingFetcher
 	logs      []*client.Log
@@ -68,7 +69,7 @@ type openedLogs struct {
 // open reads the flags (or the configuration file) and opens the logs with
 // the cache.
 func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, error) {
-	var cfg client.Config
+	var cfg verify.Config
 	switch {
 	case f.config != "" && (c.Flags().Changed("log") || c.Flags().Changed("vkey")):
 		return nil, usagef("%s takes --config or --log and --vkey, not both", c.Name())
@@ -77,7 +78,7 @@ func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, err
 		if err != nil {
 			return nil, usagef("couldn't read the configuration: %v", err)
 		}
-		if cfg, err = client.ParseConfig(data); err != nil {
+		if cfg, err = verify.ParseConfig(data); err != nil {
 			return nil, usagef("%s: %v", f.config, err)
 		}
 		for i, l := range cfg.Logs {
@@ -93,13 +94,13 @@ func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, err
 		if err != nil {
 			return nil, err
 		}
-		cfg = client.Config{Quorum: 1, Logs: []client.LogConfig{{URL: f.location, VKey: vkey}}}
+		cfg = verify.Config{Quorum: 1, Logs: []verify.LogConfig{{URL: f.location, VKey: vkey}}}
 	}
 	cache, err := openCache(f.cacheDir, logger)
 	if err != nil {
 		return nil, err
 	}
-	o := &openedLogs{verifier: &client.Verifier{Quorum: cfg.Quorum, Logger: logger}}
+	o := &openedLogs{verifier: &verify.Verifier{Quorum: cfg.Quorum, Logger: logger}}
 	for _, lc := range cfg.Logs {
 		fetch, err := client.NewFetcher(lc.URL)
 		if err != nil {
@@ -217,7 +218,7 @@ the checkpoint).`,
 			if err != nil {
 				return err
 			}
-			return verifyOutcome(g.stderr, rep, strict)
+			return verifyOutcome(g.stderr, rep.Failures(strict))
 		},
 	}
 	lf.register(c)
@@ -237,17 +238,17 @@ func knownFormat(f string) bool {
 }
 
 // statusLabels are how the text report names each status.
-var statusLabels = map[client.Status]string{
-	client.StatusVerified: "ok",
-	client.StatusMismatch: "MISMATCH",
-	client.StatusNotInLog: "NOT IN LOG",
-	client.StatusSkipped:  "SKIPPED",
-	client.StatusError:    "ERROR",
+var statusLabels = map[verify.Status]string{
+	verify.StatusVerified: "ok",
+	verify.StatusMismatch: "MISMATCH",
+	verify.StatusNotInLog: "NOT IN LOG",
+	verify.StatusSkipped:  "SKIPPED",
+	verify.StatusError:    "ERROR",
 }
 
 // disagreementLabel is the label of a result on which logs disagree.
-func disagreementLabel(status client.Status, label string) string {
-	if status == client.StatusVerified {
+func disagreementLabel(status verify.Status, label string) string {
+	if status == verify.StatusVerified {
 		return "DISAGREEMENT (verified)"
 	}
 	return label + " (logs disagree)"
@@ -274,7 +275,7 @@ func location(a lockfile.Artifact) string {
 }
 
 // writeLogLines writes what each log says of a result.
-func writeLogLines(w io.Writer, rep *client.Report, res client.Result) {
+func writeLogLines(w io.Writer, rep *verify.Report, res verify.Result) {
 	for i, lr := range res.Logs {
 		text := lr.Detail
 		if lr.Err != nil && rep.Logs[i].Err == nil {
@@ -289,16 +290,16 @@ func writeLogLines(w io.Writer, rep *client.Report, res client.Result) {
 // onlyUnusableLogs reports whether the logs that couldn't answer for an
 // artifact are logs that couldn't be used at all (said once, not per
 // artifact).
-func onlyUnusableLogs(rep *client.Report, res client.Result) bool {
+func onlyUnusableLogs(rep *verify.Report, res verify.Result) bool {
 	for i, lr := range res.Logs {
-		if lr.Status == client.StatusError && rep.Logs[i].Err == nil {
+		if lr.Status == verify.StatusError && rep.Logs[i].Err == nil {
 			return false
 		}
 	}
 	return true
 }
 
-func writeVerifyText(w io.Writer, verbose bool, lockfileName string, rep *client.Report, logs *openedLogs, elapsed time.Duration) {
+func writeVerifyText(w io.Writer, verbose bool, lockfileName string, rep *verify.Report, logs *openedLogs, elapsed time.Duration) {
 	warnings := map[string]int{}
 	var warningOrder []string
 	unusable := 0
@@ -312,17 +313,17 @@ func writeVerifyText(w io.Writer, verbose bool, lockfileName string, rep *client
 		}
 		label := statusLabels[res.Status]
 		switch {
-		case res.Status == client.StatusError && onlyUnusableLogs(rep, res):
+		case res.Status == verify.StatusError && onlyUnusableLogs(rep, res):
 			unusable++
 			continue
-		case res.Status == client.StatusSkipped:
+		case res.Status == verify.StatusSkipped:
 			fmt.Fprintf(w, "%s %s at %s: %s\n", label, artifactName(a), location(a), a.Skip)
 			continue
 		case res.Disagreement:
 			label = disagreementLabel(res.Status, label)
 		case res.PublisherProblem != "":
 			fmt.Fprintf(w, "PUBLISHER MISMATCH %s at %s: %s\n", artifactName(a), location(a), res.PublisherProblem)
-		case res.Status == client.StatusVerified && !verbose:
+		case res.Status == verify.StatusVerified && !verbose:
 			continue
 		}
 		fmt.Fprintf(w, "%s %s at %s: lockfile sha256:%s", label, artifactName(a), location(a), a.SHA256)
@@ -348,8 +349,8 @@ func writeVerifyText(w io.Writer, verbose bool, lockfileName string, rep *client
 			ls.Origin, logs.locations[i], state, st.Requests, st.Bytes, st.TilesFromCache)
 	}
 	fmt.Fprintf(w, "%s: %d verified, %d mismatch, %d not in log, %d skipped, %d errors (%d artifacts; quorum %d of %d logs; %s)\n",
-		lockfileName, rep.Count(client.StatusVerified), rep.Count(client.StatusMismatch), rep.Count(client.StatusNotInLog),
-		rep.Count(client.StatusSkipped), rep.Count(client.StatusError), len(rep.Results), rep.Quorum, len(rep.Logs),
+		lockfileName, rep.Count(verify.StatusVerified), rep.Count(verify.StatusMismatch), rep.Count(verify.StatusNotInLog),
+		rep.Count(verify.StatusSkipped), rep.Count(verify.StatusError), len(rep.Results), rep.Quorum, len(rep.Logs),
 		elapsed.Round(time.Millisecond))
 }
 
@@ -379,7 +380,7 @@ type (
 		SHA256       string           `json:"sha256"`
 		File         string           `json:"file"`
 		Line         int              `json:"line"`
-		Status       client.Status    `json:"status"`
+		Status       verify.Status    `json:"status"`
 		Skip         string           `json:"skip,omitempty"`
 		Warning      string           `json:"warning,omitempty"`
 		Disagreement bool             `json:"disagreement"`
@@ -390,7 +391,7 @@ type (
 	}
 	jsonLogResult struct {
 		Origin   string        `json:"origin"`
-		Status   client.Status `json:"status"`
+		Status   verify.Status `json:"status"`
 		Leaf     *int64        `json:"leaf,omitempty"`
 		Project  string        `json:"logged_project,omitempty"`
 		Filename string        `json:"logged_filename,omitempty"`
@@ -401,7 +402,7 @@ type (
 	}
 )
 
-func jsonLogs(rep *client.Report, logs *openedLogs) []jsonLog {
+func jsonLogs(rep *verify.Report, logs *openedLogs) []jsonLog {
 	out := make([]jsonLog, len(rep.Logs))
 	for i, ls := range rep.Logs {
 		out[i] = jsonLog{Origin: ls.Origin, URL: logs.locations[i], Size: ls.Checkpoint.N, Stats: logs.stats(i)}
@@ -414,7 +415,7 @@ func jsonLogs(rep *client.Report, logs *openedLogs) []jsonLog {
 	return out
 }
 
-func jsonArtifacts(rep *client.Report) []jsonArtifact {
+func jsonArtifacts(rep *verify.Report) []jsonArtifact {
 	out := make([]jsonArtifact, len(rep.Results))
 	for j, res := range rep.Results {
 		a := res.Artifact
@@ -439,15 +440,15 @@ func jsonArtifacts(rep *client.Report) []jsonArtifact {
 	return out
 }
 
-func jsonCounts(rep *client.Report) map[string]int {
+func jsonCounts(rep *verify.Report) map[string]int {
 	counts := map[string]int{"disagreement": rep.Disagreements()}
-	for _, s := range []client.Status{client.StatusVerified, client.StatusMismatch, client.StatusNotInLog, client.StatusSkipped, client.StatusError} {
+	for _, s := range []verify.Status{verify.StatusVerified, verify.StatusMismatch, verify.StatusNotInLog, verify.StatusSkipped, verify.StatusError} {
 		counts[string(s)] = rep.Count(s)
 	}
 	return counts
 }
 
-func jsonSecurityErrors(rep *client.Report) []string {
+func jsonSecurityErrors(rep *verify.Report) []string {
 	out := []string{}
 	for _, err := range rep.SecurityErrors() {
 		out = append(out, err.Error())
@@ -455,7 +456,7 @@ func jsonSecurityErrors(rep *client.Report) []string {
 	return out
 }
 
-func writeVerifyJSON(w io.Writer, lockfileName string, rep *client.Report, logs *openedLogs, elapsed time.Duration) error {
+func writeVerifyJSON(w io.Writer, lockfileName string, rep *verify.Report, logs *openedLogs, elapsed time.Duration) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(jsonVerifyReport{
@@ -465,60 +466,26 @@ func writeVerifyJSON(w io.Writer, lockfileName string, rep *client.Report, logs 
 	})
 }
 
-func publisherProblems(rep *client.Report) int {
-	n := 0
-	for _, res := range rep.Results {
-		if res.PublisherProblem != "" {
-			n++
-		}
+// verifyOutcome reports the failures of a verification or comparison:
+// the security errors with their evidence, an alarm, warnings of unusable
+// logs; and returns the error that gives the exit status.
+func verifyOutcome(stderr io.Writer, f verify.Failures) error {
+	err := f.Err()
+	switch {
+	case len(f.Security) > 0:
+		writeSecurityErrors(stderr, f.Security)
+		return fmt.Errorf("%w (see above)", err)
+	case f.Alarms > 0:
+		fmt.Fprintf(stderr, "pysumdb: %v\n", err)
+		return errAlarm
+	case f.CorruptCache != nil:
+		// A local file the user must repair: an input error.
+		return usageError{err}
 	}
-	return n
-}
-
-// verifyOutcome reports the security errors of a verification with their
-// evidence, warns of unusable logs, and returns the error that gives the
-// exit status.
-func verifyOutcome(stderr io.Writer, rep *client.Report, strict bool) error {
-	if secErrs := rep.SecurityErrors(); len(secErrs) > 0 {
-		writeSecurityErrors(stderr, secErrs)
-		return fmt.Errorf("%w: %d misbehaviours of logs detected (see above)", tiles.ErrVerification, len(secErrs))
+	for _, ls := range f.Unusable {
+		fmt.Fprintf(stderr, "pysumdb: WARNING: log %s unusable: %v\n", ls.Origin, ls.Err)
 	}
-	for _, ls := range rep.Logs {
-		if errors.Is(ls.Err, client.ErrCorruptCache) {
-			// A local file the user must repair: an input error.
-			return usageError{ls.Err}
-		}
-	}
-	for _, ls := range rep.Logs {
-		if ls.Err != nil {
-			fmt.Fprintf(stderr, "pysumdb: WARNING: log %s unusable: %v\n", ls.Origin, ls.Err)
-		}
-	}
-	var failures []string
-	if n := rep.Count(client.StatusMismatch); n > 0 {
-		failures = append(failures, fmt.Sprintf("%d mismatches", n))
-	}
-	if n := rep.Count(client.StatusError); n > 0 {
-		failures = append(failures, fmt.Sprintf("%d artifacts not verifiable: too few logs answered", n))
-	}
-	if n := publisherProblems(rep); n > 0 {
-		failures = append(failures, fmt.Sprintf("%d publisher mismatches", n))
-	}
-	if strict {
-		if n := rep.Count(client.StatusNotInLog); n > 0 {
-			failures = append(failures, fmt.Sprintf("%d not in the log (--strict)", n))
-		}
-		if n := rep.Disagreements(); n > 0 {
-			failures = append(failures, fmt.Sprintf("%d on which logs disagree (--strict)", n))
-		}
-		if rep.Count(client.StatusVerified) == 0 {
-			failures = append(failures, "nothing verified (--strict)")
-		}
-	}
-	if len(failures) > 0 {
-		return fmt.Errorf("verification failed: %s", strings.Join(failures, ", "))
-	}
-	return nil
+	return err
 }
 
 // writeSecurityErrors prints each misbehaviour of a log with its evidence,

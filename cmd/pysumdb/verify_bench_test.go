@@ -20,6 +20,7 @@ import (
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/synthetic"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -86,7 +87,7 @@ func buildBenchLog(b *testing.B) (dir, vkey string) {
 		if i == len(projects)-1 {
 			n = benchLogSize - i*stretch
 		}
-		batch := append(sequencer.SyntheticRecords(i*stretch, n), byProject[p]...)
+		batch := append(synthetic.Records(i*stretch, n), byProject[p]...)
 		if _, err := seq.Append(ctx, batch, nil); err != nil {
 			b.Fatal(err)
 		}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net/http"
@@ -27,6 +26,7 @@ import (
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/jsonl"
 	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -106,7 +106,11 @@ func lockfileRecords(path string, format lockfile.Format) ([]sequencer.Record, e
 		if !ok {
 			m.uploadTime = tiles.NoUploadTime
 		}
-		records = append(records, sequencer.Record{Project: a.Project, Filename: filename, SHA256: a.SHA256, Size: m.size, UploadTime: m.uploadTime})
+		digest, err := tiles.ParseHexDigest(a.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", filename, err)
+		}
+		records = append(records, sequencer.Record{Project: a.Project, Filename: filename, SHA256: digest, Size: m.size, UploadTime: m.uploadTime})
 	}
 	return records, nil
 }
@@ -173,9 +177,8 @@ func fileMetadata(lockPath string) (map[string]fileMeta, error) {
 }
 
 // otherDigest returns a digest that is not d, derived from it.
-func otherDigest(d string) string {
-	sum := sha256.Sum256([]byte(d))
-	return hex.EncodeToString(sum[:])
+func otherDigest(d [32]byte) [32]byte {
+	return sha256.Sum256(d[:])
 }
 
 // lockJSONL writes the records of a lockfile as JSON lines, the input of
@@ -197,7 +200,6 @@ func lockJSONL(ts *testscript.TestScript, neg bool, args []string) {
 	f, err := os.Create(ts.MkAbs(fs.Arg(1)))
 	ts.Check(err)
 	w := bufio.NewWriter(f)
-	enc := json.NewEncoder(w)
 	tampered := 0
 	for _, r := range records {
 		if dropped(drop, r) {
@@ -207,7 +209,8 @@ func lockJSONL(ts *testscript.TestScript, neg bool, args []string) {
 			r.SHA256 = otherDigest(r.SHA256)
 			tampered++
 		}
-		ts.Check(enc.Encode(r))
+		_, err := w.Write(jsonLine(r))
+		ts.Check(err)
 	}
 	ts.Check(w.Flush())
 	ts.Check(f.Close())
@@ -399,13 +402,13 @@ func pypiServe(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) != 2 || neg {
 		ts.Fatalf("usage: pypiserve NAME JSONL")
 	}
-	records, err := sequencer.ReadJSONL(strings.NewReader(ts.ReadFile(args[1])), args[1])
+	records, err := jsonl.Read(strings.NewReader(ts.ReadFile(args[1])), args[1])
 	ts.Check(err)
 	srv := fakepypi.NewServer()
 	ts.Defer(srv.Close)
 	for _, r := range records {
 		version, _ := lockfile.FilenameVersion(r.Project, r.Filename)
-		_, err := srv.AddFile(r.Project, fakepypi.File{Filename: r.Filename, Version: version, SHA256: r.SHA256, Size: r.Size})
+		_, err := srv.AddFile(r.Project, fakepypi.File{Filename: r.Filename, Version: version, SHA256: hex.EncodeToString(r.SHA256[:]), Size: r.Size})
 		ts.Check(err)
 	}
 	pypiServersMu.Lock()

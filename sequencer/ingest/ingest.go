@@ -209,7 +209,7 @@ func toRecords(ctx context.Context, cfg Config, seq *sequencer.Sequencer, files 
 	projects := make([]string, len(files))
 	for i, f := range files {
 		records[i] = sequencer.Record{
-			Project: f.Project, Filename: f.Filename, SHA256: hex.EncodeToString(f.SHA256[:]),
+			Project: f.Project, Filename: f.Filename, SHA256: f.SHA256,
 			Size: f.Size, UploadTime: f.UploadTime,
 		}
 		projects[i] = f.Project
@@ -261,7 +261,7 @@ func toRecords(ctx context.Context, cfg Config, seq *sequencer.Sequencer, files 
 		case failures[i] != nil:
 			alarm := sequencer.Alarm{
 				Code: sequencer.AlarmInvalidAttestation, Reason: sequencer.ReasonInvalidAttestation, Project: f.Project, Filename: f.Filename, Leaf: -1,
-				ServedSHA256: records[i].SHA256, ServedSize: f.Size, Detail: failures[i].Error(),
+				ServedSHA256: hex.EncodeToString(f.SHA256[:]), ServedSize: f.Size, Detail: failures[i].Error(),
 				Detected: time.Now().UTC().Format(time.RFC3339),
 			}
 			if err := seq.RaiseAlarm(ctx, alarm); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/mirror"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/publish/storetest"
 	"github.com/pysumdb/pysumdb/sequencer"
@@ -188,7 +189,7 @@ func TestLogFromJSONLinesIsBackfilled(t *testing.T) {
 	f := newFixture(t)
 	seed(t, f.srv, 3, 3, 0)
 	// A log made from JSON lines holding some of PyPI's files, no cursor.
-	records := []sequencer.Record{{Project: "proj-0", Filename: "proj_0-0.0.tar.gz", SHA256: fmt.Sprintf("%064x", 1), Size: 100, UploadTime: "-"}}
+	records := []sequencer.Record{{Project: "proj-0", Filename: "proj_0-0.0.tar.gz", SHA256: [32]byte{31: 1}, Size: 100, UploadTime: "-"}}
 	if _, err := seqtest.Append(context.Background(), f.store, f.skey, records, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +234,7 @@ func TestAttestedPublisherIsLogged(t *testing.T) {
 		alarms[0].Filename != "pypi_attestations-0.0.19.tar.gz" || !strings.Contains(alarms[0].Detail, "sigstore-3.6.1.tar.gz") {
 		t.Fatalf("alarms: %+v, %v", alarms, err)
 	}
-	l, _ := client.NewLog(client.StoreFetcher{Store: f.store}, f.vkey)
+	l, _ := client.NewLog(mirror.StoreFetcher{Store: f.store}, f.vkey)
 	cp, _, _ := l.Checkpoint(ctx)
 	want := map[string]string{
 		"sigstore":          "https://github.com/sigstore/sigstore-python/.github/workflows/release.yml@refs/tags/v3.6.1",

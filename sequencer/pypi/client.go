@@ -31,7 +31,6 @@ const (
 	DefaultTimeout           = time.Minute
 	DefaultStaleRetries      = 3
 	DefaultCacheEntries      = 1024
-	DefaultProgressInterval  = 30 * time.Second
 )
 
 const (
@@ -126,16 +125,13 @@ type Config struct {
 	// CacheEntries is how many answers with an ETag are kept to revalidate
 	// with If-None-Match: DefaultCacheEntries when 0.
 	CacheEntries int
-	// Logger receives retries, skipped and failed projects, progress and
-	// batch summaries; nil discards them.
+	// Logger receives retries, skipped and failed projects, the start and
+	// end of the backfill, and batch summaries; nil discards them.
 	Logger *slog.Logger
-	// ProgressOutput is where the backfill's progress bar is drawn. When
-	// nil, it is standard error if that is a terminal; otherwise there is
-	// no bar and progress is logged every ProgressInterval instead.
-	ProgressOutput io.Writer
-	// ProgressInterval is the period of progress log lines during a
-	// backfill without a bar: DefaultProgressInterval when 0.
-	ProgressInterval time.Duration
+	// Progress, when not nil, receives the backfill's progress (see
+	// [Progress]), for the caller to show. Calls are serialized, but made
+	// from the goroutines reading projects: it must return promptly.
+	Progress func(Progress)
 }
 
 // withDefaults returns cfg with zero fields set to their defaults and
@@ -174,9 +170,6 @@ func (cfg Config) withDefaults() Config {
 		cfg.CacheEntries = DefaultCacheEntries
 	}
 	cfg.Logger = logging.OrDiscard(cfg.Logger)
-	if cfg.ProgressInterval <= 0 {
-		cfg.ProgressInterval = DefaultProgressInterval
-	}
 	if cfg.HTTPClient == nil {
 		transport := http.DefaultTransport.(*http.Transport).Clone()
 		transport.MaxIdleConnsPerHost = cfg.Concurrency + 1

@@ -110,16 +110,13 @@ type Batch struct {
 	Stats Stats
 }
 
-// ProjectError is why a project was left in Cursor.Pending.
+// ProjectError is a project left in Cursor.Pending, and why.
 type ProjectError struct {
 	// Project is the normalized project name.
 	Project string
 	// Err matches ErrStale, ErrMalformed, or is a fetch error.
 	Err error
 }
-
-func (e *ProjectError) Error() string { return "project " + e.Project + ": " + e.Err.Error() }
-func (e *ProjectError) Unwrap() error { return e.Err }
 
 // Stats counts the work of a batch.
 type Stats struct {
@@ -168,7 +165,9 @@ type Source struct {
 	// list is the project list the backfill of this process reads: the
 	// list is ~50 MB on PyPI, and any list at or after the cursor's serial
 	// serves as well as a fresh one (see Next).
-	list     *ProjectList
+	list *ProjectList
+	// progress reports the backfill of this process; nil without
+	// Config.Progress, or when not backfilling.
 	progress *progress
 	// backfillTotals sums the stats of the backfill batches of this
 	// process, for the summary at its end.
@@ -313,7 +312,7 @@ func (s *Source) backfill(ctx context.Context, cur Cursor, fresh bool, maxFiles 
 	work := withPending(cur.Pending, items)
 
 	if s.progress == nil {
-		s.progress = newProgress(s.client.cfg, len(s.list.Projects)-first)
+		s.progress = newProgress(s.client.cfg.Progress, len(s.list.Projects)-first)
 	}
 	results, err := s.fetch(ctx, work, maxFiles, s.progress)
 	if err != nil {
@@ -500,8 +499,6 @@ func (s *Source) fetch(ctx context.Context, work []workItem, maxFiles int, prog 
 		breaker  failureBreaker
 	)
 	g, gctx := errgroup.WithContext(ctx)
-	stopProgress := prog.run(gctx)
-	defer stopProgress()
 	started := 0
 	for i, it := range work {
 		mu.Lock()

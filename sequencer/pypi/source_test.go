@@ -1,7 +1,6 @@
 package pypi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
 	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
@@ -333,7 +331,7 @@ func TestStalePageLeftPending(t *testing.T) {
 			if !maps.Equal(b.Next.Pending, map[string]int64{"p-0001": lagging}) || b.Stats.Stale != 1 || b.Stats.Pending != 1 {
 				t.Errorf("pending %v, stats %+v; want p-0001 at %d", b.Next.Pending, b.Stats, lagging)
 			}
-			if len(b.Failures) != 1 || b.Failures[0].Project != "p-0001" || !errors.Is(&b.Failures[0], pypi.ErrStale) {
+			if len(b.Failures) != 1 || b.Failures[0].Project != "p-0001" || !errors.Is(b.Failures[0].Err, pypi.ErrStale) {
 				t.Errorf("failures %v", b.Failures)
 			}
 			if b.More {
@@ -440,7 +438,7 @@ func TestFailedProjectLeftPending(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b.Files) != 6 || b.Stats.Failed != 1 || len(b.Failures) != 1 || !errors.Is(&b.Failures[0], pypi.ErrMalformed) {
+	if len(b.Files) != 6 || b.Stats.Failed != 1 || len(b.Failures) != 1 || !errors.Is(b.Failures[0].Err, pypi.ErrMalformed) {
 		t.Fatalf("batch: %d files, stats %+v, failures %v", len(b.Files), b.Stats, b.Failures)
 	}
 	if _, ok := b.Next.Pending["broken"]; !ok {
@@ -632,28 +630,57 @@ func TestBackfillProgress(t *testing.T) {
 	defer srv.Close()
 	populate(t, srv, 6, 1)
 
-	var bar bytes.Buffer
-	cfg := testConfig(srv, &logRecorder{})
-	cfg.ProgressOutput = &bar
-	run(t, newSource(t, cfg), pypi.Cursor{}, 2)
-	if !strings.Contains(bar.String(), "backfill") || !strings.Contains(bar.String(), "6/6") {
-		t.Errorf("progress bar output %q", bar.String())
+	// checkReports checks the reports of one backfill of total projects:
+	// the start, one a project read, then the end.
+	checkReports := func(t *testing.T, reports []pypi.Progress, total int) {
+		t.Helper()
+		if len(reports) != total+2 {
+			t.Fatalf("%d reports, want %d: %+v", len(reports), total+2, reports)
+		}
+		for i, p := range reports {
+			want := pypi.Progress{Started: reports[0].Started, Total: total, Done: min(i, total), Finished: i == total+1}
+			if p != want || p.Started.IsZero() {
+				t.Errorf("report %d = %+v, want %+v", i, p, want)
+			}
+		}
 	}
 
+	var reports []pypi.Progress // calls are serialized
 	logs := &logRecorder{}
-	cfg = testConfig(srv, logs)
-	cfg.ProgressInterval = time.Millisecond
-	srv.AddFault(fakepypi.Fault{Endpoint: fakepypi.EndpointProject, Project: "p-0003", Kind: fakepypi.FaultDelay, Delay: 100 * time.Millisecond, Times: 1})
-	run(t, newSource(t, cfg), pypi.Cursor{}, 2)
-	lines := logs.find("backfill progress")
-	if len(lines) == 0 || lines[len(lines)-1]["count"].Int64() != 6 || lines[len(lines)-1]["total"].Int64() != 6 {
-		t.Errorf("progress lines %v", lines)
-	}
+	cfg := testConfig(srv, logs)
+	cfg.Progress = func(p pypi.Progress) { reports = append(reports, p) }
+	_, cur, _ := run(t, newSource(t, cfg), pypi.Cursor{}, 2)
+	checkReports(t, reports, 6)
 	summary := logs.find("backfill finished")
 	if len(summary) != 1 || summary[0]["projects"].Int64() != 6 || summary[0]["files"].Int64() != 6 || summary[0]["requests"].Int64() != 7 {
 		t.Errorf("summary %v", summary)
 	}
 	if batches := logs.find("PyPI batch fetched"); len(batches) != 4 {
 		t.Errorf("%d batch lines, want 4", len(batches))
+	}
+
+	// Following is not reported.
+	reports = nil
+	add(t, srv, "P_0001", "p_0001-new.tar.gz")
+	run(t, newSource(t, cfg), cur, 2)
+	if len(reports) != 0 {
+		t.Errorf("following reported %+v", reports)
+	}
+
+	// A backfill resumed from a cursor counts the projects left; the
+	// pending ones it reads again are not counted.
+	b, err := newSource(t, testConfig(srv, &logRecorder{})).Next(context.Background(), pypi.Cursor{}, 2)
+	if err != nil || b.Next.NextProject != "p-0002" {
+		t.Fatalf("first batch: %+v, %v", b.Next, err)
+	}
+	b.Next.Pending = map[string]int64{"p-0000": 1}
+	reports = nil
+	run(t, newSource(t, cfg), store(t, b.Next), 2)
+	checkReports(t, reports, 4)
+
+	// Without a callback, nothing is reported and the backfill is the same.
+	files, _, _ := run(t, newSource(t, testConfig(srv, &logRecorder{})), pypi.Cursor{}, 2)
+	if len(files) != 7 {
+		t.Errorf("%d files without a progress callback, want 7", len(files))
 	}
 }

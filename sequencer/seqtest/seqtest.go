@@ -17,26 +17,17 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/mirror"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/publish/storetest"
 	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/synthetic"
 )
 
 // Records returns n synthetic records of distinct files numbered from
 // first, spread over a few dozen projects.
 func Records(first, n int) []sequencer.Record {
-	out := make([]sequencer.Record, n)
-	for i := range out {
-		k := first + i
-		out[i] = sequencer.Record{
-			Project:    fmt.Sprintf("project-%d", k%37),
-			Filename:   fmt.Sprintf("project_%d-%d.0-py3-none-any.whl", k%37, k),
-			SHA256:     fmt.Sprintf("%064x", k+1),
-			Size:       int64(1000 + k),
-			UploadTime: fmt.Sprintf("2024-01-%02dT00:%02d:%02dZ", 1+k/3600%28, k/60%60, k%60),
-		}
-	}
-	return out
+	return synthetic.Spread(first, n, 37)
 }
 
 // NewKey returns a new log key.
@@ -63,7 +54,7 @@ func Append(ctx context.Context, store publish.Store, skey string, records []seq
 // Audit re-verifies the whole log in store and fails t on any problem.
 func Audit(t testing.TB, store publish.Store, vkey string) *client.AuditReport {
 	t.Helper()
-	l, err := client.NewLog(client.StoreFetcher{Store: store}, vkey)
+	l, err := client.NewLog(mirror.StoreFetcher{Store: store}, vkey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +242,7 @@ func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store) {
 
 // ReportBench reports what appending cost as benchmark metrics: entries/s,
 // bytes written per entry, objects written per batch.
-func ReportBench(b *testing.B, total sequencer.BenchResult) {
+func ReportBench(b *testing.B, total synthetic.BenchResult) {
 	b.ReportMetric(total.EntriesPerSecond(), "entries/s")
 	b.ReportMetric(float64(total.Bytes)/float64(total.Entries), "bytes/entry")
 	b.ReportMetric(float64(total.Objects)/float64(total.Batches), "objects/batch")

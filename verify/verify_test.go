@@ -1,34 +1,15 @@
-package client_test
+package verify_test
 
 import (
-	"bytes"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/lockfile"
-	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/tiles"
-)
-
-// The files of the test logs: foo 0.9, foo 1.0 and bar 2.0 in a first
-// batch, the wheel of foo 1.0 and foo 1.1 in a second one.
-var (
-	firstBatch = []sequencer.Record{
-		record("foo", "foo-0.9.tar.gz"),
-		record("foo", "foo-1.0.tar.gz"),
-		record("bar", "bar-2.0.tar.gz"),
-		record("bar", "bar-2.0-py3-none-any.whl"),
-	}
-	secondBatch = []sequencer.Record{
-		record("foo", "foo-1.0-py3-none-any.whl"),
-		record("foo", "foo-1.1.tar.gz"),
-	}
+	"github.com/pysumdb/pysumdb/verify"
 )
 
 func TestVerifyByFilename(t *testing.T) {
@@ -41,25 +22,25 @@ func TestVerifyByFilename(t *testing.T) {
 		fileArtifact("baz", "1.0", "baz-1.0.tar.gz", "baz-1.0.tar.gz"),
 		{Project: "local", File: "test.lock", Skip: "editable local directory source: not a PyPI file"},
 	}
-	rep := verify(t, 1, artifacts, l)
+	rep := verifyAll(t, 1, artifacts, l)
 	sdist, wheel := leafOf(t, tl, "foo", "foo-1.0.tar.gz"), leafOf(t, tl, "foo", "foo-1.0-py3-none-any.whl")
 
-	wantResult(t, rep.Results[0], client.StatusVerified, fmt.Sprintf("at leaf %d", sdist))
+	wantResult(t, rep.Results[0], verify.StatusVerified, fmt.Sprintf("at leaf %d", sdist))
 	if lr := rep.Results[0].Logs[0]; lr.Leaf != sdist || lr.Filename != "foo-1.0.tar.gz" {
 		t.Errorf("verified at leaf %d as %s, want leaf %d", lr.Leaf, lr.Filename, sdist)
 	}
-	wantResult(t, rep.Results[1], client.StatusMismatch,
+	wantResult(t, rep.Results[1], verify.StatusMismatch,
 		fmt.Sprintf("the log holds foo-1.0-py3-none-any.whl with sha256:%s at leaf %d, not sha256:%s", digestOf("foo-1.0-py3-none-any.whl"), wheel, digestOf("evil")))
 	if lr := rep.Results[1].Logs[0]; lr.Leaf != wheel || fmt.Sprintf("%x", lr.SHA256) != digestOf("foo-1.0-py3-none-any.whl") {
 		t.Errorf("mismatch rests on leaf %d with %x, want leaf %d", lr.Leaf, lr.SHA256, wheel)
 	}
-	wantResult(t, rep.Results[2], client.StatusNotInLog, "foo-2.0.tar.gz is not among the 4 logged files of foo")
-	wantResult(t, rep.Results[3], client.StatusNotInLog, "project baz is not in the log")
-	if res := rep.Results[4]; res.Status != client.StatusSkipped || res.Logs != nil {
+	wantResult(t, rep.Results[2], verify.StatusNotInLog, "foo-2.0.tar.gz is not among the 4 logged files of foo")
+	wantResult(t, rep.Results[3], verify.StatusNotInLog, "project baz is not in the log")
+	if res := rep.Results[4]; res.Status != verify.StatusSkipped || res.Logs != nil {
 		t.Errorf("skipped artifact: %+v", res)
 	}
-	if rep.Count(client.StatusVerified) != 1 || len(rep.SecurityErrors()) != 0 {
-		t.Errorf("%d verified, security errors %v", rep.Count(client.StatusVerified), rep.SecurityErrors())
+	if rep.Count(verify.StatusVerified) != 1 || len(rep.SecurityErrors()) != 0 {
+		t.Errorf("%d verified, security errors %v", rep.Count(verify.StatusVerified), rep.SecurityErrors())
 	}
 }
 
@@ -77,16 +58,16 @@ func TestVerifyByHash(t *testing.T) {
 		hashArtifact("foo", "", "foo-3.0.tar.gz"),
 		hashArtifact("bar", "2.0", "bar-2.0-py3-none-any.whl"),
 	}
-	rep := verify(t, 1, artifacts, l)
-	wantResult(t, rep.Results[0], client.StatusVerified, fmt.Sprintf("foo-1.0-py3-none-any.whl sha256:%s at leaf %d", digestOf("foo-1.0-py3-none-any.whl"), leafOf(t, tl, "foo", "foo-1.0-py3-none-any.whl")))
-	wantResult(t, rep.Results[1], client.StatusVerified)
-	wantResult(t, rep.Results[2], client.StatusMismatch, fmt.Sprintf("as foo-0.9.tar.gz of foo 0.9 at leaf %d", leafOf(t, tl, "foo", "foo-0.9.tar.gz")))
-	wantResult(t, rep.Results[3], client.StatusMismatch, fmt.Sprintf("as bar-2.0.tar.gz of bar 2.0 at leaf %d", leafOf(t, tl, "bar", "bar-2.0.tar.gz")))
-	wantResult(t, rep.Results[4], client.StatusMismatch, "is none of the 2 logged files of foo 1.0: foo-1.0.tar.gz sha256:"+digestOf("foo-1.0.tar.gz"))
-	wantResult(t, rep.Results[5], client.StatusNotInLog, "the log has no file of foo 3.0")
-	wantResult(t, rep.Results[6], client.StatusVerified)
-	wantResult(t, rep.Results[7], client.StatusNotInLog, "no logged file of foo has sha256:"+digestOf("foo-3.0.tar.gz"))
-	wantResult(t, rep.Results[8], client.StatusVerified)
+	rep := verifyAll(t, 1, artifacts, l)
+	wantResult(t, rep.Results[0], verify.StatusVerified, fmt.Sprintf("foo-1.0-py3-none-any.whl sha256:%s at leaf %d", digestOf("foo-1.0-py3-none-any.whl"), leafOf(t, tl, "foo", "foo-1.0-py3-none-any.whl")))
+	wantResult(t, rep.Results[1], verify.StatusVerified)
+	wantResult(t, rep.Results[2], verify.StatusMismatch, fmt.Sprintf("as foo-0.9.tar.gz of foo 0.9 at leaf %d", leafOf(t, tl, "foo", "foo-0.9.tar.gz")))
+	wantResult(t, rep.Results[3], verify.StatusMismatch, fmt.Sprintf("as bar-2.0.tar.gz of bar 2.0 at leaf %d", leafOf(t, tl, "bar", "bar-2.0.tar.gz")))
+	wantResult(t, rep.Results[4], verify.StatusMismatch, "is none of the 2 logged files of foo 1.0: foo-1.0.tar.gz sha256:"+digestOf("foo-1.0.tar.gz"))
+	wantResult(t, rep.Results[5], verify.StatusNotInLog, "the log has no file of foo 3.0")
+	wantResult(t, rep.Results[6], verify.StatusVerified)
+	wantResult(t, rep.Results[7], verify.StatusNotInLog, "no logged file of foo has sha256:"+digestOf("foo-3.0.tar.gz"))
+	wantResult(t, rep.Results[8], verify.StatusVerified)
 }
 
 func TestVerifyNotYetProvable(t *testing.T) {
@@ -111,11 +92,11 @@ func TestVerifyNotYetProvable(t *testing.T) {
 		return status, body
 	})
 	l, _ := openLog(t, srv.URL, tl.vkey, nil)
-	rep := verify(t, 1, artifacts, l)
-	wantResult(t, rep.Results[0], client.StatusNotInLog, fmt.Sprintf("beyond the verified checkpoint (size %d): not yet provable", oldSize))
-	wantResult(t, rep.Results[1], client.StatusNotInLog, "not yet provable")
-	wantResult(t, rep.Results[2], client.StatusNotInLog, "the log has no file of foo 1.1")
-	wantResult(t, rep.Results[3], client.StatusVerified)
+	rep := verifyAll(t, 1, artifacts, l)
+	wantResult(t, rep.Results[0], verify.StatusNotInLog, fmt.Sprintf("beyond the verified checkpoint (size %d): not yet provable", oldSize))
+	wantResult(t, rep.Results[1], verify.StatusNotInLog, "not yet provable")
+	wantResult(t, rep.Results[2], verify.StatusNotInLog, "the log has no file of foo 1.1")
+	wantResult(t, rep.Results[3], verify.StatusVerified)
 
 	// The index of foo is older than the checkpoint: a hash missing from
 	// a release it lists may be a file logged since.
@@ -126,14 +107,14 @@ func TestVerifyNotYetProvable(t *testing.T) {
 		return status, body
 	})
 	l, _ = openLog(t, srv.URL, tl.vkey, nil)
-	rep = verify(t, 1, artifacts, l)
-	wantResult(t, rep.Results[0], client.StatusNotInLog, "is not among the 2 logged files of foo")
-	wantResult(t, rep.Results[1], client.StatusNotInLog, fmt.Sprintf("the index covers only size %d of the checkpoint's %d", oldSize, tl.size(t)))
+	rep = verifyAll(t, 1, artifacts, l)
+	wantResult(t, rep.Results[0], verify.StatusNotInLog, "is not among the 2 logged files of foo")
+	wantResult(t, rep.Results[1], verify.StatusNotInLog, fmt.Sprintf("the index covers only size %d of the checkpoint's %d", oldSize, tl.size(t)))
 }
 
 func TestVerifyQuorum(t *testing.T) {
 	evil := slices.Clone(firstBatch)
-	evil[1].SHA256 = digestOf("evil")
+	evil[1].SHA256 = digest("evil")
 	logs := []*testLog{
 		newTestLog(t, "a.test/log", firstBatch),
 		newTestLog(t, "b.test/log", firstBatch),
@@ -156,82 +137,37 @@ func TestVerifyQuorum(t *testing.T) {
 		fileArtifact("bar", "2.0", "bar-2.0.tar.gz", "bar-2.0.tar.gz"),
 	}
 
-	rep := verify(t, 2, artifacts, open()...)
-	wantResult(t, rep.Results[0], client.StatusVerified, "the log holds foo-1.0.tar.gz with sha256:"+digestOf("evil"))
+	rep := verifyAll(t, 2, artifacts, open()...)
+	wantResult(t, rep.Results[0], verify.StatusVerified, "the log holds foo-1.0.tar.gz with sha256:"+digestOf("evil"))
 	if !rep.Results[0].Disagreement || rep.Results[1].Disagreement || rep.Disagreements() != 1 {
 		t.Errorf("disagreements: %v %v", rep.Results[0].Disagreement, rep.Results[1].Disagreement)
 	}
-	if got := rep.Results[0].Logs[2].Status; got != client.StatusMismatch {
+	if got := rep.Results[0].Logs[2].Status; got != verify.StatusMismatch {
 		t.Errorf("log c says %s, want mismatch", got)
 	}
 
-	rep = verify(t, 3, artifacts, open()...)
-	wantResult(t, rep.Results[0], client.StatusMismatch)
-	wantResult(t, rep.Results[1], client.StatusVerified)
+	rep = verifyAll(t, 3, artifacts, open()...)
+	wantResult(t, rep.Results[0], verify.StatusMismatch)
+	wantResult(t, rep.Results[1], verify.StatusVerified)
 
 	// An unreachable log: the others decide.
 	servers[0].down()
-	rep = verify(t, 2, artifacts, open()...)
+	rep = verifyAll(t, 2, artifacts, open()...)
 	if err := rep.Logs[0].Err; err == nil || client.IsSecurityError(err) {
 		t.Errorf("log a down: %v, want a plain failure", err)
 	}
-	wantResult(t, rep.Results[0], client.StatusMismatch) // only b proves it, c proves another hash
-	wantResult(t, rep.Results[1], client.StatusVerified)
+	wantResult(t, rep.Results[0], verify.StatusMismatch) // only b proves it, c proves another hash
+	wantResult(t, rep.Results[1], verify.StatusVerified)
 	if len(rep.SecurityErrors()) != 0 {
 		t.Errorf("an unreachable log is no security error: %v", rep.SecurityErrors())
 	}
-	rep = verify(t, 1, artifacts, open()[:2]...)
-	wantResult(t, rep.Results[0], client.StatusVerified)
+	rep = verifyAll(t, 1, artifacts, open()[:2]...)
+	wantResult(t, rep.Results[0], verify.StatusVerified)
 
 	// Too few logs answer to reach the quorum.
 	servers[2].down()
-	rep = verify(t, 2, artifacts, open()...)
-	wantResult(t, rep.Results[1], client.StatusError, "the log is unusable")
-}
-
-// lyingIndex returns the index of project edited and signed again: signed
-// evidence of a misbehaving log.
-func lyingIndex(t *testing.T, tl *testLog, project string, edit func(*tiles.Index)) []byte {
-	t.Helper()
-	signer, err := note.NewSigner(tl.skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	verifier, _ := note.NewVerifier(tl.vkey)
-	x, err := tiles.OpenIndex(tl.read(t, tiles.IndexKey(project)), verifier, project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edit(&x)
-	slices.SortFunc(x.Lines, func(a, b tiles.IndexLine) int { return int(a.Leaf - b.Leaf) })
-	signed, err := tiles.SignIndex(x, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signed
-}
-
-// replace answers key with body.
-// breakSignature returns a copy of a signed note whose signature no longer
-// verifies: one base64 digit of it swapped for another, so that the note
-// still parses.
-func breakSignature(signed []byte) []byte {
-	broken := bytes.Clone(signed)
-	if i := len(broken) - 5; broken[i] == 'A' {
-		broken[i] = 'B'
-	} else {
-		broken[i] = 'A'
-	}
-	return broken
-}
-
-func replace(key string, body []byte) func(string, int, []byte) (int, []byte) {
-	return func(k string, status int, b []byte) (int, []byte) {
-		if k == key {
-			return http.StatusOK, body
-		}
-		return status, b
-	}
+	rep = verifyAll(t, 2, artifacts, open()...)
+	wantResult(t, rep.Results[1], verify.StatusError, "the log is unusable")
 }
 
 func TestVerifyCatchesMisbehavingLogs(t *testing.T) {
@@ -240,7 +176,7 @@ func TestVerifyCatchesMisbehavingLogs(t *testing.T) {
 	badSignature := breakSignature(checkpoint)
 	tile := tl.read(t, "tile/0/001")
 	bundle := tl.read(t, "tile/entries/001")
-	wrongLeaf := lyingIndex(t, tl, "foo", func(x *tiles.Index) {
+	wrongLeaf := resignIndex(t, tl, tl.read(t, tiles.IndexKey("foo")), "foo", func(x *tiles.Index) {
 		for i := range x.Lines {
 			if x.Lines[i].Filename == "foo-1.0.tar.gz" {
 				x.Lines[i].Leaf = 5
@@ -265,9 +201,9 @@ func TestVerifyCatchesMisbehavingLogs(t *testing.T) {
 			srv := serveLog(t, tl)
 			srv.setRewrite(tc.rewrite)
 			l, _ := openLog(t, srv.URL, tl.vkey, nil)
-			rep := verify(t, 1, artifacts, l)
+			rep := verifyAll(t, 1, artifacts, l)
 			for _, res := range rep.Results {
-				wantResult(t, res, client.StatusError, tc.want)
+				wantResult(t, res, verify.StatusError, tc.want)
 			}
 			errs := rep.SecurityErrors()
 			if len(errs) == 0 || !strings.Contains(errs[0].Error(), tc.want) {
@@ -279,13 +215,13 @@ func TestVerifyCatchesMisbehavingLogs(t *testing.T) {
 
 func TestVerifyWithAnIndexOmittingAFile(t *testing.T) {
 	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	omitting := lyingIndex(t, tl, "foo", func(x *tiles.Index) {
+	omitting := resignIndex(t, tl, tl.read(t, tiles.IndexKey("foo")), "foo", func(x *tiles.Index) {
 		x.Lines = slices.DeleteFunc(x.Lines, func(l tiles.IndexLine) bool { return l.Filename == "foo-1.0.tar.gz" })
 	})
 	srv := serveLog(t, tl)
 	srv.setRewrite(replace(tiles.IndexKey("foo"), omitting))
 	l, _ := openLog(t, srv.URL, tl.vkey, nil)
-	rep := verify(t, 1, []lockfile.Artifact{
+	rep := verifyAll(t, 1, []lockfile.Artifact{
 		fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "foo-1.0.tar.gz"),
 		hashArtifact("foo", "1.0", "foo-1.0.tar.gz"),
 	}, l)
@@ -293,6 +229,6 @@ func TestVerifyWithAnIndexOmittingAFile(t *testing.T) {
 	// a missing one: the file is not in the log, and a hash missing from
 	// the release the index lists is a mismatch. Never verified. (An
 	// audit of the log finds the omission.)
-	wantResult(t, rep.Results[0], client.StatusNotInLog, "foo-1.0.tar.gz is not among the 3 logged files of foo")
-	wantResult(t, rep.Results[1], client.StatusMismatch, "is none of the 1 logged files of foo 1.0: foo-1.0-py3-none-any.whl")
+	wantResult(t, rep.Results[0], verify.StatusNotInLog, "foo-1.0.tar.gz is not among the 3 logged files of foo")
+	wantResult(t, rep.Results[1], verify.StatusMismatch, "is none of the 1 logged files of foo 1.0: foo-1.0-py3-none-any.whl")
 }

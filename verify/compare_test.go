@@ -1,4 +1,4 @@
-package client_test
+package verify_test
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 
 	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/tiles"
+	"github.com/pysumdb/pysumdb/verify"
 )
 
 // published returns the file as the test logs hold it, with hashOf naming
 // its digest.
-func published(filename, hashOf string, size int64) client.PublishedFile {
-	f := client.PublishedFile{Filename: filename, Size: size}
+func published(filename, hashOf string, size int64) verify.PublishedFile {
+	f := verify.PublishedFile{Filename: filename, Size: size}
 	hex.Decode(f.SHA256[:], []byte(digestOf(hashOf)))
 	return f
 }
@@ -23,12 +24,12 @@ func published(filename, hashOf string, size int64) client.PublishedFile {
 func TestComparePublished(t *testing.T) {
 	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
 	l, _ := openLog(t, tl.store.Root(), tl.vkey, nil)
-	v := &client.Verifier{Logs: []*client.Log{l}, Quorum: 1}
+	v := &verify.Verifier{Logs: []*client.Log{l}, Quorum: 1}
 	sdist, wheel := leafOf(t, tl, "foo", "foo-1.0.tar.gz"), leafOf(t, tl, "foo", "foo-1.0-py3-none-any.whl")
 
 	// PyPI serves the sdist of foo 1.0 with other bytes, the wheel with
 	// another size, and a new file; it deleted nothing.
-	c, err := v.ComparePublished(context.Background(), "foo", "1.0", []client.PublishedFile{
+	c, err := v.ComparePublished(context.Background(), "foo", "1.0", []verify.PublishedFile{
 		published("foo-1.0.tar.gz", "evil", int64(len("foo-1.0.tar.gz"))),
 		published("foo-1.0-py3-none-any.whl", "foo-1.0-py3-none-any.whl", 5),
 		published("foo-1.0-cp312-cp312-win_amd64.whl", "new", 10),
@@ -36,10 +37,10 @@ func TestComparePublished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantResult(t, c.Results[0], client.StatusMismatch, fmt.Sprintf("the log holds foo-1.0.tar.gz with sha256:%s at leaf %d", digestOf("foo-1.0.tar.gz"), sdist))
-	wantResult(t, c.Results[1], client.StatusVerified)
-	wantResult(t, c.Results[2], client.StatusNotInLog)
-	want := client.SizeDifference{Origin: "pysumdb.test/log", Filename: "foo-1.0-py3-none-any.whl", Leaf: wheel, Logged: int64(len("foo-1.0-py3-none-any.whl")), Published: 5}
+	wantResult(t, c.Results[0], verify.StatusMismatch, fmt.Sprintf("the log holds foo-1.0.tar.gz with sha256:%s at leaf %d", digestOf("foo-1.0.tar.gz"), sdist))
+	wantResult(t, c.Results[1], verify.StatusVerified)
+	wantResult(t, c.Results[2], verify.StatusNotInLog)
+	want := verify.SizeDifference{Origin: "pysumdb.test/log", Filename: "foo-1.0-py3-none-any.whl", Leaf: wheel, Logged: int64(len("foo-1.0-py3-none-any.whl")), Published: 5}
 	if len(c.SizeDiffers) != 1 || c.SizeDiffers[0] != want {
 		t.Errorf("size differences %+v, want %+v", c.SizeDiffers, want)
 	}
@@ -55,11 +56,11 @@ func TestComparePublished(t *testing.T) {
 	if len(c.Unpublished) != 2 || c.Unpublished[0].Line.Leaf != sdist || c.Unpublished[1].Line.Leaf != wheel || c.Unpublished[0].Err != nil {
 		t.Errorf("unpublished %+v, want the sdist and wheel of foo 1.0", c.Unpublished)
 	}
-	c, err = v.ComparePublished(context.Background(), "foo", "", []client.PublishedFile{published("foo-1.1.tar.gz", "foo-1.1.tar.gz", int64(len("foo-1.1.tar.gz")))})
+	c, err = v.ComparePublished(context.Background(), "foo", "", []verify.PublishedFile{published("foo-1.1.tar.gz", "foo-1.1.tar.gz", int64(len("foo-1.1.tar.gz")))})
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantResult(t, c.Results[0], client.StatusVerified)
+	wantResult(t, c.Results[0], verify.StatusVerified)
 	if len(c.Unpublished) != 3 {
 		t.Errorf("unpublished %+v, want the 3 other files of foo", c.Unpublished)
 	}
@@ -69,7 +70,7 @@ func TestComparePublishedWithoutTheIndex(t *testing.T) {
 	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
 	srv := serveLog(t, tl)
 	l, _ := openLog(t, srv.URL, tl.vkey, nil)
-	v := &client.Verifier{Logs: []*client.Log{l}, Quorum: 1}
+	v := &verify.Verifier{Logs: []*client.Log{l}, Quorum: 1}
 
 	// PyPI serves no file of foo 1.0 any more and the log's index can't
 	// be read: the logged files are unknown, which must show.

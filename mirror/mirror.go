@@ -1,4 +1,8 @@
-package client
+// Package mirror copies a pysumdb log into a publish.Store, verifying all
+// of it before it writes anything. It reads the log with the client and
+// writes with a store, above both; StoreFetcher reads a log straight from
+// a store, for the sequencer's tests and for mirroring from a bucket.
+package mirror
 
 import (
 	"bytes"
@@ -13,6 +17,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -25,14 +30,39 @@ import (
 var operatorKeys = []string{"sequencer/", "alarms/"}
 
 const (
-	// mirrorChunk is how many objects a mirror writes as one group.
-	mirrorChunk = 256
-	// mirrorWriters bounds the reads and writes a mirror has in flight.
-	mirrorWriters = 16
+	// groupSize is how many objects a mirror writes as one group.
+	groupSize = 256
+	// inFlight bounds the reads and writes a mirror has in flight.
+	inFlight = 16
 	// maxSwapTries bounds the compare-and-swap attempts on one mutable
 	// object of the destination that keeps changing under the mirror.
 	maxSwapTries = 5
 )
+
+// Source is a log to mirror: its objects read through a client.Fetcher and
+// verified with its key.
+type Source struct {
+	fetch    client.Fetcher
+	log      *client.Log
+	verifier note.Verifier
+	vkey     string
+}
+
+// NewSource returns the log read through fetch and verified with vkey.
+func NewSource(fetch client.Fetcher, vkey string) (*Source, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't parse verifier key: %w", err)
+	}
+	l, err := client.NewLog(fetch, vkey)
+	if err != nil {
+		return nil, err
+	}
+	return &Source{fetch: fetch, log: l, verifier: v, vkey: vkey}, nil
+}
+
+// Origin returns the log's origin, its key's name.
+func (s *Source) Origin() string { return s.log.Origin() }
 
 // Mirror copies the log into dst: it checks first and writes after.
 //
@@ -41,7 +71,7 @@ const (
 //  2. dst's checkpoint, if it has one, must be a prefix of the source's: a
 //     source older than dst is refused (stale), one that forks from dst is
 //     a security error (tiles.ErrVerification).
-//  3. The whole log is audited (see Audit), writing nothing.
+//  3. The whole log is audited (see client.Log.Audit), writing nothing.
 //  4. Only if the audit passed, and dst's checkpoint is still a prefix of
 //     the audited one: the key; every tile and bundle the audit verified,
 //     create-only, so that an existing copy is extended, never rewritten;
@@ -64,52 +94,51 @@ const (
 // From a listable source (a directory or a bucket), the sequencer's state
 // and the alarms are copied after the checkpoint, so the copy can take over
 // sequencing.
-func (l *Log) Mirror(ctx context.Context, dst publish.Store, logger *slog.Logger) (*AuditReport, error) {
-	keyData, err := l.mirrorKey(ctx, dst)
+func (s *Source) Mirror(ctx context.Context, dst publish.Store, logger *slog.Logger) (*client.AuditReport, error) {
+	keyData, err := s.mirrorKey(ctx, dst)
 	if err != nil {
 		return nil, err
 	}
 	// Refuse a stale source before the long audit; checked again before
 	// and while writing.
-	cp, _, err := l.Checkpoint(ctx)
+	cp, _, err := s.log.Checkpoint(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := l.checkMirrorCheckpoint(ctx, dst, cp); err != nil {
+	if _, _, err := s.checkMirrorCheckpoint(ctx, dst, cp); err != nil {
 		return nil, err
 	}
-	rec := &verifiedObjects{immutable: map[string][32]byte{}}
-	rep, err := l.audit(ctx, logger, rec)
+	rep, ver, err := s.log.AuditVerified(ctx, logger)
 	if err != nil {
 		return rep, err
 	}
-	if _, _, err := l.checkMirrorCheckpoint(ctx, dst, rep.Checkpoint); err != nil {
+	if _, _, err := s.checkMirrorCheckpoint(ctx, dst, rep.Checkpoint); err != nil {
 		return rep, err
 	}
 	if err := dst.Create(ctx, tiles.KeyKey, keyData); err != nil {
 		return rep, fmt.Errorf("the destination holds another log (%s): %w", tiles.KeyKey, err)
 	}
-	if err := l.copyImmutable(ctx, dst, rec.immutable); err != nil {
+	if err := s.copyImmutable(ctx, dst, ver.Immutable); err != nil {
 		return rep, err
 	}
-	if err := l.copyMutable(ctx, dst, rec.mutable); err != nil {
+	if err := s.copyMutable(ctx, dst, ver.Notes); err != nil {
 		return rep, err
 	}
-	if err := l.copyCheckpoint(ctx, dst, rep.Checkpoint, rec.checkpoint); err != nil {
+	if err := s.copyCheckpoint(ctx, dst, rep.Checkpoint, ver.Checkpoint); err != nil {
 		return rep, err
 	}
-	return rep, l.copyOperatorKeys(ctx, dst)
+	return rep, s.copyOperatorKeys(ctx, dst)
 }
 
 // mirrorKey checks that the source's verifier key is this log's and that
 // dst holds no other, and returns the key object to write.
-func (l *Log) mirrorKey(ctx context.Context, dst publish.Store) ([]byte, error) {
-	data, err := l.fetch.Fetch(ctx, tiles.KeyKey)
+func (s *Source) mirrorKey(ctx context.Context, dst publish.Store) ([]byte, error) {
+	data, err := s.fetch.Fetch(ctx, tiles.KeyKey)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't fetch the log's key: %w", err)
 	}
 	v, err := note.NewVerifier(strings.TrimSpace(string(data)))
-	if err != nil || v.Name() != l.verifier.Name() || v.KeyHash() != l.verifier.KeyHash() {
+	if err != nil || v.Name() != s.verifier.Name() || v.KeyHash() != s.verifier.KeyHash() {
 		return nil, fmt.Errorf("%w: %s holds %q, not the key given", tiles.ErrVerification, tiles.KeyKey, strings.TrimSpace(string(data)))
 	}
 	have, _, err := dst.Read(ctx, tiles.KeyKey)
@@ -125,7 +154,7 @@ func (l *Log) mirrorKey(ctx context.Context, dst publish.Store) ([]byte, error) 
 // checkMirrorCheckpoint checks that dst's checkpoint, if any, is a prefix
 // of cp (a verified checkpoint of the source), and returns its version and
 // whether it is cp's tree already.
-func (l *Log) checkMirrorCheckpoint(ctx context.Context, dst publish.Store, cp tiles.Checkpoint) (publish.Version, bool, error) {
+func (s *Source) checkMirrorCheckpoint(ctx context.Context, dst publish.Store, cp tiles.Checkpoint) (publish.Version, bool, error) {
 	old, v, err := dst.Read(ctx, tiles.CheckpointKey)
 	if errors.Is(err, publish.ErrNotExist) {
 		return publish.NoVersion, false, nil
@@ -133,14 +162,14 @@ func (l *Log) checkMirrorCheckpoint(ctx context.Context, dst publish.Store, cp t
 	if err != nil {
 		return v, false, fmt.Errorf("couldn't read the destination's checkpoint: %w", err)
 	}
-	oldCp, _, err := tiles.OpenCheckpoint(old, l.verifier)
+	oldCp, _, err := tiles.OpenCheckpoint(old, s.verifier)
 	if err != nil {
 		return v, false, fmt.Errorf("%w: the destination's checkpoint: %v", tiles.ErrVerification, err)
 	}
 	if oldCp.N > cp.N {
-		return v, false, l.staleSource(ctx, dst, oldCp, cp)
+		return v, false, s.staleSource(ctx, dst, oldCp, cp)
 	}
-	if _, err := tiles.ProveConsistency(oldCp.Tree, cp.Tree, l.TileReader(ctx)); err != nil {
+	if _, err := tiles.ProveConsistency(oldCp.Tree, cp.Tree, s.log.TileReader(ctx)); err != nil {
 		return v, false, fmt.Errorf("the destination's checkpoint (size %d) is not a prefix of the source's (size %d): %w", oldCp.N, cp.N, err)
 	}
 	return v, oldCp.Tree == cp.Tree, nil
@@ -149,8 +178,8 @@ func (l *Log) checkMirrorCheckpoint(ctx context.Context, dst publish.Store, cp t
 // staleSource explains why a source whose checkpoint cp is smaller than
 // dst's (dstCp) is refused: a stale source (cp is a prefix of dstCp,
 // proven from dst's tiles), or a fork (a security error).
-func (l *Log) staleSource(ctx context.Context, dst publish.Store, dstCp, cp tiles.Checkpoint) error {
-	dl, err := NewLog(StoreFetcher{dst}, l.vkey)
+func (s *Source) staleSource(ctx context.Context, dst publish.Store, dstCp, cp tiles.Checkpoint) error {
+	dl, err := client.NewLog(StoreFetcher{dst}, s.vkey)
 	if err != nil {
 		return err
 	}
@@ -163,17 +192,17 @@ func (l *Log) staleSource(ctx context.Context, dst publish.Store, dstCp, cp tile
 // copyImmutable writes to dst, create-only, every tile and bundle the
 // audit verified that dst does not hold yet, fetched again and checked
 // against the SHA-256 of the verified copy.
-func (l *Log) copyImmutable(ctx context.Context, dst publish.Store, sums map[string][32]byte) error {
+func (s *Source) copyImmutable(ctx context.Context, dst publish.Store, sums map[string][32]byte) error {
 	keys := make([]string, 0, len(sums))
 	for key := range sums {
 		keys = append(keys, key)
 	}
 	slices.Sort(keys)
-	for first := 0; first < len(keys); first += mirrorChunk {
-		chunk := keys[first:min(first+mirrorChunk, len(keys))]
+	for first := 0; first < len(keys); first += groupSize {
+		chunk := keys[first:min(first+groupSize, len(keys))]
 		writes := make([]publish.Write, len(chunk))
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(mirrorWriters)
+		g.SetLimit(inFlight)
 		for i, key := range chunk {
 			g.Go(func() error {
 				have, _, err := dst.Read(gctx, key)
@@ -185,7 +214,7 @@ func (l *Log) copyImmutable(ctx context.Context, dst publish.Store, sums map[str
 				case !errors.Is(err, publish.ErrNotExist):
 					return fmt.Errorf("couldn't read %s in the destination: %w", key, err)
 				}
-				data, err := l.fetch.Fetch(gctx, key)
+				data, err := s.fetch.Fetch(gctx, key)
 				if err != nil {
 					return fmt.Errorf("couldn't fetch %s again: %w", key, err)
 				}
@@ -200,7 +229,7 @@ func (l *Log) copyImmutable(ctx context.Context, dst publish.Store, sums map[str
 			return err
 		}
 		writes = slices.DeleteFunc(writes, func(w publish.Write) bool { return w.Key == "" })
-		if _, err := publish.WriteAll(ctx, dst, writes, mirrorWriters); err != nil {
+		if _, err := publish.WriteAll(ctx, dst, writes, inFlight); err != nil {
 			return fmt.Errorf("couldn't write tiles: %w", err)
 		}
 	}
@@ -223,18 +252,18 @@ func mutableRank(key string) int {
 // copyMutable writes the verified indexes, filename notes and project list
 // shards to dst, each unless dst holds it already or holds one for a
 // larger tree size.
-func (l *Log) copyMutable(ctx context.Context, dst publish.Store, objs []mutableObject) error {
-	slices.SortStableFunc(objs, func(a, b mutableObject) int { return mutableRank(a.key) - mutableRank(b.key) })
-	for first := 0; first < len(objs); first += mirrorChunk {
-		chunk := objs[first:min(first+mirrorChunk, len(objs))]
+func (s *Source) copyMutable(ctx context.Context, dst publish.Store, objs []client.VerifiedNote) error {
+	slices.SortStableFunc(objs, func(a, b client.VerifiedNote) int { return mutableRank(a.Key) - mutableRank(b.Key) })
+	for first := 0; first < len(objs); first += groupSize {
+		chunk := objs[first:min(first+groupSize, len(objs))]
 		writes := make([]publish.Write, len(chunk))
 		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(mirrorWriters)
+		g.SetLimit(inFlight)
 		for i, obj := range chunk {
 			g.Go(func() error {
-				v, write, err := l.shouldWrite(gctx, dst, obj)
+				v, write, err := s.shouldWrite(gctx, dst, obj)
 				if write {
-					writes[i] = publish.Write{Key: obj.key, Data: obj.data, Swap: true, Old: v}
+					writes[i] = publish.Write{Key: obj.Key, Data: obj.Data, Swap: true, Old: v}
 				}
 				return err
 			})
@@ -243,11 +272,11 @@ func (l *Log) copyMutable(ctx context.Context, dst publish.Store, objs []mutable
 			return err
 		}
 		writes = slices.DeleteFunc(writes, func(w publish.Write) bool { return w.Key == "" })
-		_, err := publish.WriteAll(ctx, dst, writes, mirrorWriters)
+		_, err := publish.WriteAll(ctx, dst, writes, inFlight)
 		if errors.Is(err, publish.ErrConflict) {
 			// Something else writes dst: one at a time, reading again.
 			for _, obj := range chunk {
-				if err := l.swapMutable(ctx, dst, obj); err != nil {
+				if err := s.swapMutable(ctx, dst, obj); err != nil {
 					return err
 				}
 			}
@@ -262,17 +291,17 @@ func (l *Log) copyMutable(ctx context.Context, dst publish.Store, objs []mutable
 // from which version: not if it holds obj already, or a note of the log
 // for a larger tree size (the destination's indexes are never replaced by
 // older ones).
-func (l *Log) shouldWrite(ctx context.Context, dst publish.Store, obj mutableObject) (publish.Version, bool, error) {
-	have, v, err := dst.Read(ctx, obj.key)
+func (s *Source) shouldWrite(ctx context.Context, dst publish.Store, obj client.VerifiedNote) (publish.Version, bool, error) {
+	have, v, err := dst.Read(ctx, obj.Key)
 	switch {
 	case errors.Is(err, publish.ErrNotExist):
 		return publish.NoVersion, true, nil
 	case err != nil:
-		return v, false, fmt.Errorf("couldn't read %s in the destination: %w", obj.key, err)
-	case bytes.Equal(have, obj.data):
+		return v, false, fmt.Errorf("couldn't read %s in the destination: %w", obj.Key, err)
+	case bytes.Equal(have, obj.Data):
 		return v, false, nil
 	}
-	if size, ok := l.noteSize(obj.key, have); ok && size > obj.size {
+	if size, ok := s.noteSize(obj.Key, have); ok && size > obj.TreeSize {
 		return v, false, nil
 	}
 	return v, true, nil
@@ -280,37 +309,37 @@ func (l *Log) shouldWrite(ctx context.Context, dst publish.Store, obj mutableObj
 
 // swapMutable writes obj to dst as copyMutable does, retrying a lost
 // compare-and-swap a few times.
-func (l *Log) swapMutable(ctx context.Context, dst publish.Store, obj mutableObject) error {
+func (s *Source) swapMutable(ctx context.Context, dst publish.Store, obj client.VerifiedNote) error {
 	for range maxSwapTries {
-		v, write, err := l.shouldWrite(ctx, dst, obj)
+		v, write, err := s.shouldWrite(ctx, dst, obj)
 		if err != nil || !write {
 			return err
 		}
-		_, err = dst.Swap(ctx, obj.key, v, obj.data)
+		_, err = dst.Swap(ctx, obj.Key, v, obj.Data)
 		if !errors.Is(err, publish.ErrConflict) {
 			return err
 		}
 	}
-	return fmt.Errorf("couldn't write %s in the destination: it changed %d times under the mirror", obj.key, maxSwapTries)
+	return fmt.Errorf("couldn't write %s in the destination: it changed %d times under the mirror", obj.Key, maxSwapTries)
 }
 
 // noteSize returns the tree size a signed note of the log at key covers,
 // if it is one that verifies.
-func (l *Log) noteSize(key string, data []byte) (int64, bool) {
+func (s *Source) noteSize(key string, data []byte) (int64, bool) {
 	var size int64
 	var err error
 	switch {
 	case strings.HasPrefix(key, tiles.IndexPrefix):
 		var x tiles.Index
-		x, err = tiles.OpenIndex(data, l.verifier, strings.TrimPrefix(key, tiles.IndexPrefix))
+		x, err = tiles.OpenIndex(data, s.verifier, strings.TrimPrefix(key, tiles.IndexPrefix))
 		size = x.TreeSize
 	case strings.HasPrefix(key, tiles.FilenamesPrefix):
 		var x tiles.FilenameNote
-		x, err = tiles.OpenFilenameNote(data, l.verifier, strings.TrimPrefix(key, tiles.FilenamesPrefix))
+		x, err = tiles.OpenFilenameNote(data, s.verifier, strings.TrimPrefix(key, tiles.FilenamesPrefix))
 		size = x.TreeSize
 	case strings.HasPrefix(key, tiles.ProjectListPrefix):
 		var x tiles.ProjectList
-		x, err = tiles.OpenProjectList(data, l.verifier, strings.TrimPrefix(key, tiles.ProjectListPrefix))
+		x, err = tiles.OpenProjectList(data, s.verifier, strings.TrimPrefix(key, tiles.ProjectListPrefix))
 		size = x.TreeSize
 	default:
 		return 0, false
@@ -320,9 +349,9 @@ func (l *Log) noteSize(key string, data []byte) (int64, bool) {
 
 // copyCheckpoint replaces dst's checkpoint with the audited one, signed,
 // by compare-and-swap from a checkpoint it extends.
-func (l *Log) copyCheckpoint(ctx context.Context, dst publish.Store, cp tiles.Checkpoint, signed []byte) error {
+func (s *Source) copyCheckpoint(ctx context.Context, dst publish.Store, cp tiles.Checkpoint, signed []byte) error {
 	for range maxSwapTries {
-		v, same, err := l.checkMirrorCheckpoint(ctx, dst, cp)
+		v, same, err := s.checkMirrorCheckpoint(ctx, dst, cp)
 		if err != nil || same {
 			return err
 		}
@@ -336,8 +365,8 @@ func (l *Log) copyCheckpoint(ctx context.Context, dst publish.Store, cp tiles.Ch
 
 // copyOperatorKeys copies the sequencer's state and the alarms from a
 // listable source.
-func (l *Log) copyOperatorKeys(ctx context.Context, dst publish.Store) error {
-	lister, ok := l.fetch.(Lister)
+func (s *Source) copyOperatorKeys(ctx context.Context, dst publish.Store) error {
+	lister, ok := s.fetch.(client.Lister)
 	if !ok {
 		return nil
 	}
@@ -347,7 +376,7 @@ func (l *Log) copyOperatorKeys(ctx context.Context, dst publish.Store) error {
 			return fmt.Errorf("couldn't list %s: %w", prefix, err)
 		}
 		for _, key := range keys {
-			data, err := l.fetch.Fetch(ctx, key)
+			data, err := s.fetch.Fetch(ctx, key)
 			if err != nil {
 				return err
 			}

@@ -1,4 +1,4 @@
-package client_test
+package verify_test
 
 import (
 	"crypto/rand"
@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/verify"
 )
 
 func newVKey(t testing.TB, origin string) string {
@@ -25,14 +25,14 @@ func TestParseConfig(t *testing.T) {
 	a, b, a2 := newVKey(t, "a.test/log"), newVKey(t, "b.test/log"), newVKey(t, "a.test/log")
 	logA := fmt.Sprintf("[[log]]\nurl = \"https://a.test/log/\"\nvkey = %q\n", a)
 	logB := fmt.Sprintf("[[log]]\nurl = \"./b\"\nvkey = %q\n", b)
-	good, err := client.ParseConfig([]byte("quorum = 2\n" + logA + logB))
+	good, err := verify.ParseConfig([]byte("quorum = 2\n" + logA + logB))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if good.Quorum != 2 || len(good.Logs) != 2 || good.Logs[0].URL != "https://a.test/log/" || good.Logs[1].VKey != b {
 		t.Errorf("parsed %+v", good)
 	}
-	one, err := client.ParseConfig([]byte(logA))
+	one, err := verify.ParseConfig([]byte(logA))
 	if err != nil || one.Quorum != 1 {
 		t.Errorf("one log without quorum: %+v, %v", one, err)
 	}
@@ -49,8 +49,8 @@ func TestParseConfig(t *testing.T) {
 		"wrong type":        {"quorum = \"2\"\n" + logA, "bad log configuration"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := client.ParseConfig([]byte(tc.text))
-			if !errors.Is(err, client.ErrBadConfig) || !strings.Contains(err.Error(), tc.want) {
+			_, err := verify.ParseConfig([]byte(tc.text))
+			if !errors.Is(err, verify.ErrBadConfig) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one about %q", err, tc.want)
 			}
 		})
@@ -63,9 +63,9 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(fmt.Sprintf("[[log]]\nurl = \"https://a.test/\"\nvkey = %q\n", a)))
 	f.Add([]byte("quorum = 1\n[[log]]\nurl = 1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := client.ParseConfig(data)
+		c, err := verify.ParseConfig(data)
 		if err != nil {
-			if !errors.Is(err, client.ErrBadConfig) {
+			if !errors.Is(err, verify.ErrBadConfig) {
 				t.Fatalf("error %v does not wrap ErrBadConfig", err)
 			}
 			return

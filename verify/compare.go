@@ -1,4 +1,4 @@
-package client
+package verify
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -111,7 +112,7 @@ func (v *Verifier) ComparePublished(ctx context.Context, project, version string
 			pr := run.proofs[loc.line.Leaf]
 			err := pr.err
 			if err == nil {
-				if err = checkIndexLine(loc.line, pr.entry); err != nil {
+				if err = client.CheckIndexLine(loc.line, pr.entry); err != nil {
 					err = fmt.Errorf("index of %s: %w", project, err)
 				}
 			}

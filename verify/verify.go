@@ -1,4 +1,15 @@
-package client
+// Package verify is pysumdb's verification policy over package client: it
+// checks the sha256 of lockfile artifacts (package lockfile) against one or
+// more logs with a quorum (Verifier, Report), compares the files a package
+// index serves with the logs (ComparePublished), checks the PEP 740
+// publishers the logs record against what a lockfile expects
+// (CheckPublishers), reads the logs' TOML configuration (Config), and
+// decides what fails a verification and why (Report.Failures).
+//
+// Everything is read from the logs' static files through client.Log, which
+// verifies what it reads; a log that misbehaves is reported, never
+// trusted.
+package verify
 
 import (
 	"context"
@@ -11,6 +22,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/tiles"
@@ -40,9 +52,9 @@ const (
 	StatusError Status = "error"
 )
 
-// DefaultVerifyConcurrency is how many index fetches or inclusion proofs a
+// DefaultConcurrency is how many index fetches or inclusion proofs a
 // Verifier runs at once per log, unless told otherwise.
-const DefaultVerifyConcurrency = 16
+const DefaultConcurrency = 16
 
 // Verifier checks the sha256 of lockfile artifacts against one or more
 // logs, from the logs' static files only: for each artifact, the signed
@@ -63,12 +75,12 @@ const DefaultVerifyConcurrency = 16
 // size are not yet provable: not in the log, never an error of the log.
 type Verifier struct {
 	// Logs are the logs to ask, each of its own origin (see Config).
-	Logs []*Log
+	Logs []*client.Log
 	// Quorum is how many logs must prove an artifact's hash for it to be
 	// verified, 1 to len(Logs).
 	Quorum int
 	// Concurrency bounds the fetches and proofs in flight per log:
-	// DefaultVerifyConcurrency when 0.
+	// DefaultConcurrency when 0.
 	Concurrency int
 	// Logger receives progress and the failures of logs; nil discards.
 	Logger *slog.Logger
@@ -96,7 +108,7 @@ type LogStatus struct {
 	// Checkpoint is the checkpoint verified (zero if Err is set).
 	Checkpoint tiles.Checkpoint
 	// Err is why the log couldn't be used: unreachable, or misbehaving
-	// (IsSecurityError; a *ForkError for a rollback or a fork).
+	// (client.IsSecurityError; a *client.ForkError for a rollback or a fork).
 	Err error
 }
 
@@ -149,7 +161,7 @@ func (r *Report) SecurityErrors() []error {
 	var errs []error
 	seen := map[string]bool{}
 	add := func(err error) {
-		if IsSecurityError(err) && !seen[err.Error()] {
+		if client.IsSecurityError(err) && !seen[err.Error()] {
 			seen[err.Error()] = true
 			errs = append(errs, err)
 		}
@@ -277,7 +289,7 @@ func decide(logs []LogResult, quorum int) (Status, bool) {
 
 // logRun is the verification of a list of artifacts against one log.
 type logRun struct {
-	log         *Log
+	log         *client.Log
 	tree        tlog.Tree
 	concurrency int
 
@@ -313,7 +325,7 @@ type plan struct {
 	prove  []located
 }
 
-func (v *Verifier) checkLog(ctx context.Context, l *Log, artifacts []lockfile.Artifact, digests [][32]byte, alsoRead []string) (LogStatus, *logRun, []LogResult) {
+func (v *Verifier) checkLog(ctx context.Context, l *client.Log, artifacts []lockfile.Artifact, digests [][32]byte, alsoRead []string) (LogStatus, *logRun, []LogResult) {
 	logger := logging.OrDiscard(v.Logger)
 	results := make([]LogResult, len(artifacts))
 	cp, err := l.VerifiedCheckpoint(ctx)
@@ -329,7 +341,7 @@ func (v *Verifier) checkLog(ctx context.Context, l *Log, artifacts []lockfile.Ar
 		indexes: map[string]*projectIndex{}, byHash: map[[32]byte][]located{}, proofs: map[int64]proof{},
 	}
 	if run.concurrency <= 0 {
-		run.concurrency = DefaultVerifyConcurrency
+		run.concurrency = DefaultConcurrency
 	}
 	var projects []string
 	for _, a := range artifacts {
@@ -375,7 +387,7 @@ func (r *logRun) readIndexes(ctx context.Context, projects []string) {
 			switch {
 			case err == nil:
 				px.index = x
-			case errors.Is(err, ErrNotFound) && !IsSecurityError(err):
+			case errors.Is(err, client.ErrNotFound) && !client.IsSecurityError(err):
 				px.absent = true
 			default:
 				px.err = err
@@ -428,7 +440,7 @@ func (r *logRun) finish(p plan) LogResult {
 		pr := r.proofs[loc.line.Leaf]
 		err := pr.err
 		if err == nil {
-			err = checkIndexLine(loc.line, pr.entry)
+			err = client.CheckIndexLine(loc.line, pr.entry)
 			if err != nil {
 				err = fmt.Errorf("index of %s: %w", loc.project, err)
 			}

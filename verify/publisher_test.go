@@ -1,4 +1,4 @@
-package client_test
+package verify_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/seqtest"
 	"github.com/pysumdb/pysumdb/tiles"
+	"github.com/pysumdb/pysumdb/verify"
 )
 
 const (
@@ -40,9 +41,9 @@ func TestVerifyChecksPublishers(t *testing.T) {
 	}
 	skey, vkey := seqtest.NewKey(t)
 	records := []sequencer.Record{
-		{Project: "sampleproject", Filename: "sampleproject-4.0.0.tar.gz", SHA256: fmt.Sprintf("%064x", 1), Size: 1, UploadTime: "-",
+		{Project: "sampleproject", Filename: "sampleproject-4.0.0.tar.gz", SHA256: [32]byte{31: 1}, Size: 1, UploadTime: "-",
 			Publisher: &tiles.Publisher{Kind: "github", SAN: goodSAN}},
-		{Project: "sampleproject-x", Filename: "sampleproject-4.0.0-py3-none-any.whl", SHA256: fmt.Sprintf("%064x", 2), Size: 1, UploadTime: "-",
+		{Project: "sampleproject-x", Filename: "sampleproject-4.0.0-py3-none-any.whl", SHA256: [32]byte{31: 2}, Size: 1, UploadTime: "-",
 			Publisher: &tiles.Publisher{Kind: "github", SAN: otherSAN}},
 	}
 	if _, err := seqtest.Append(ctx, store, skey, records, ""); err != nil {
@@ -52,24 +53,24 @@ func TestVerifyChecksPublishers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verify := func(lock string, require bool) *client.Report {
+	check := func(lock string, require bool) *verify.Report {
 		t.Helper()
 		artifacts, err := lockfile.Parse("pylock.toml", []byte(lock), "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep, err := (&client.Verifier{Logs: []*client.Log{l}, Quorum: 1}).Verify(ctx, artifacts)
+		rep, err := (&verify.Verifier{Logs: []*client.Log{l}, Quorum: 1}).Verify(ctx, artifacts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rep.Count(client.StatusVerified) != 2 {
-			t.Fatalf("%d verified, want 2", rep.Count(client.StatusVerified))
+		if rep.Count(verify.StatusVerified) != 2 {
+			t.Fatalf("%d verified, want 2", rep.Count(verify.StatusVerified))
 		}
 		rep.CheckPublishers(require)
 		return rep
 	}
 	github := "\n[[packages.attestation-identities]]\nkind = \"GitHub\"\nrepository = \"pypa/sampleproject\"\nworkflow = \"release.yml\"\n"
-	rep := verify(pylock(github), false)
+	rep := check(pylock(github), false)
 	if p := rep.Results[0].Publisher(); p == nil || p.SAN != goodSAN || rep.Results[0].PublisherProblem != "" {
 		t.Errorf("the expected publisher: %+v, problem %q", p, rep.Results[0].PublisherProblem)
 	}
@@ -77,15 +78,15 @@ func TestVerifyChecksPublishers(t *testing.T) {
 		t.Errorf("another publisher: problem %q", got)
 	}
 	google := "\n[[packages.attestation-identities]]\nkind = \"Google\"\nemail = \"ci@example.iam.gserviceaccount.com\"\n"
-	if got := verify(pylock(google), false).Results[0].PublisherProblem; !strings.Contains(got, "expects a file attested by Google(email=") {
+	if got := check(pylock(google), false).Results[0].PublisherProblem; !strings.Contains(got, "expects a file attested by Google(email=") {
 		t.Errorf("another kind: problem %q", got)
 	}
 	// No identities in the lockfile: nothing to check, unless required.
-	rep = verify(pylock(""), false)
+	rep = check(pylock(""), false)
 	if rep.Results[0].PublisherProblem != "" || rep.Results[1].PublisherProblem != "" {
 		t.Errorf("no identities: problems %q %q", rep.Results[0].PublisherProblem, rep.Results[1].PublisherProblem)
 	}
-	if n := verify(pylock(""), true).CheckPublishers(true); n != 0 {
+	if n := check(pylock(""), true).CheckPublishers(true); n != 0 {
 		t.Errorf("--require-publisher with publishers recorded: %d failures", n)
 	}
 }
@@ -95,7 +96,7 @@ func TestRequirePublisher(t *testing.T) {
 	store, _ := publish.OpenDir(t.TempDir())
 	skey, vkey := seqtest.NewKey(t)
 	if _, err := seqtest.Append(ctx, store, skey, []sequencer.Record{{Project: "sampleproject", Filename: "sampleproject-4.0.0.tar.gz",
-		SHA256: fmt.Sprintf("%064x", 1), Size: 1, UploadTime: "-"}}, ""); err != nil {
+		SHA256: [32]byte{31: 1}, Size: 1, UploadTime: "-"}}, ""); err != nil {
 		t.Fatal(err)
 	}
 	l, _ := client.NewLog(client.DirFetcher(store.Root()), vkey)
@@ -103,8 +104,8 @@ func TestRequirePublisher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := (&client.Verifier{Logs: []*client.Log{l}, Quorum: 1}).Verify(ctx, artifacts)
-	if err != nil || rep.Count(client.StatusVerified) != 1 {
+	rep, err := (&verify.Verifier{Logs: []*client.Log{l}, Quorum: 1}).Verify(ctx, artifacts)
+	if err != nil || rep.Count(verify.StatusVerified) != 1 {
 		t.Fatalf("verify: %v", err)
 	}
 	if n := rep.CheckPublishers(false); n != 0 {
