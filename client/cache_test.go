@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -29,12 +30,12 @@ func cachedFile(t *testing.T, cacheDir, key string) string {
 
 func TestCheckpointConsistencyAcrossRuns(t *testing.T) {
 	ctx := context.Background()
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
-	old := tl.read(t, tiles.CheckpointKey)
-	srv := serveLog(t, tl)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
+	old := tl.Read(t, tiles.CheckpointKey)
+	srv := clienttest.Serve(t, tl)
 	cacheDir := t.TempDir()
 	latest := func() (tiles.Checkpoint, error) {
-		l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+		l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, clienttest.OpenCache(t, cacheDir))
 		return l.VerifiedCheckpoint(ctx)
 	}
 	if _, err := latest(); err != nil {
@@ -45,18 +46,18 @@ func TestCheckpointConsistencyAcrossRuns(t *testing.T) {
 	}
 
 	// The log grows: the new checkpoint is proven consistent and kept.
-	tl.append(t, secondBatch)
+	tl.Append(t, secondBatch)
 	cp, err := latest()
-	if err != nil || cp.N != tl.size(t) {
+	if err != nil || cp.N != tl.Size(t) {
 		t.Fatalf("grown log: %v, %v", cp, err)
 	}
-	newer := tl.read(t, tiles.CheckpointKey)
+	newer := tl.Read(t, tiles.CheckpointKey)
 	if cached, _ := os.ReadFile(cachedFile(t, cacheDir, "checkpoint")); !bytes.Equal(cached, newer) {
 		t.Fatalf("newer checkpoint not kept")
 	}
 
 	// The log serves the old checkpoint again: a rollback.
-	srv.setRewrite(replace(tiles.CheckpointKey, old))
+	srv.SetRewrite(clienttest.Replace(tiles.CheckpointKey, old))
 	_, err = latest()
 	var fork *client.ForkError
 	if !errors.As(err, &fork) || !client.IsSecurityError(err) || !strings.Contains(err.Error(), "is smaller than (a rollback of)") {
@@ -68,9 +69,9 @@ func TestCheckpointConsistencyAcrossRuns(t *testing.T) {
 
 	// Another log under the same key, grown from another history: a fork,
 	// with the consistency proof its tiles give as evidence.
-	other := newKeyedTestLog(t, tl.skey, tl.vkey, firstBatch[:2], secondBatch, nil)
-	forked := serveLog(t, other)
-	l, _ := openLog(t, forked.URL, tl.vkey, openCache(t, cacheDir))
+	other := clienttest.NewKeyedLog(t, tl.SKey, tl.VKey, firstBatch[:2], secondBatch, nil)
+	forked := clienttest.Serve(t, other)
+	l, _ := clienttest.OpenLog(t, forked.URL, tl.VKey, clienttest.OpenCache(t, cacheDir))
 	_, err = l.VerifiedCheckpoint(ctx)
 	if !errors.As(err, &fork) || !strings.Contains(err.Error(), "is not consistent with the checkpoint of size") {
 		t.Fatalf("fork: %v", err)
@@ -80,11 +81,11 @@ func TestCheckpointConsistencyAcrossRuns(t *testing.T) {
 	}
 	// A tree of the same size with another root: a fork too.
 	evil := slices.Clone(firstBatch)
-	evil[0].SHA256 = digest("evil")
-	twin := newKeyedTestLog(t, tl.skey, tl.vkey, evil)
-	twin.append(t, secondBatch)
-	sameSize := serveLog(t, twin)
-	l, _ = openLog(t, sameSize.URL, tl.vkey, openCache(t, cacheDir))
+	evil[0].SHA256 = clienttest.Digest("evil")
+	twin := clienttest.NewKeyedLog(t, tl.SKey, tl.VKey, evil)
+	twin.Append(t, secondBatch)
+	sameSize := clienttest.Serve(t, twin)
+	l, _ = clienttest.OpenLog(t, sameSize.URL, tl.VKey, clienttest.OpenCache(t, cacheDir))
 	_, err = l.VerifiedCheckpoint(ctx)
 	if !errors.As(err, &fork) || fork.NewTree.N != fork.OldTree.N || !strings.Contains(err.Error(), "same size, different root hashes") {
 		t.Fatalf("fork of the same size: %v", err)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -38,9 +39,9 @@ func (f *laggingFetcher) Fetch(ctx context.Context, key string) ([]byte, error) 
 
 // lagging returns a log reading tl with checkpoint served instead of its
 // own, with the cache.
-func lagging(t *testing.T, tl *testLog, checkpoint []byte, cache *client.Cache, beforeTile func()) *client.Log {
+func lagging(t *testing.T, tl *clienttest.Log, checkpoint []byte, cache *client.Cache, beforeTile func()) *client.Log {
 	t.Helper()
-	l, err := client.NewLog(&laggingFetcher{Fetcher: client.DirFetcher(tl.store.Root()), checkpoint: checkpoint, beforeTile: beforeTile}, tl.vkey)
+	l, err := client.NewLog(&laggingFetcher{Fetcher: client.DirFetcher(tl.Store.Root()), checkpoint: checkpoint, beforeTile: beforeTile}, tl.VKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,20 +54,20 @@ func lagging(t *testing.T, tl *testLog, checkpoint []byte, cache *client.Cache, 
 // second keeps a newer one. The first must not move the anchor back.
 func TestCheckpointMergeNeverGoesBack(t *testing.T) {
 	ctx := context.Background()
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
-	first := tl.read(t, tiles.CheckpointKey)
-	tl.append(t, secondBatch)
-	older := tl.read(t, tiles.CheckpointKey)
-	tl.append(t, []sequencer.Record{record("baz", "baz-1.0.tar.gz")})
-	newer := tl.read(t, tiles.CheckpointKey)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
+	first := tl.Read(t, tiles.CheckpointKey)
+	tl.Append(t, secondBatch)
+	older := tl.Read(t, tiles.CheckpointKey)
+	tl.Append(t, []sequencer.Record{clienttest.Record("baz", "baz-1.0.tar.gz")})
+	newer := tl.Read(t, tiles.CheckpointKey)
 
 	cacheDir := t.TempDir()
-	if _, err := lagging(t, tl, first, openCache(t, cacheDir), nil).VerifiedCheckpoint(ctx); err != nil {
+	if _, err := lagging(t, tl, first, clienttest.OpenCache(t, cacheDir), nil).VerifiedCheckpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var newerErr error
-	other := lagging(t, tl, newer, openCache(t, cacheDir), nil)
-	l := lagging(t, tl, older, openCache(t, cacheDir), func() {
+	other := lagging(t, tl, newer, clienttest.OpenCache(t, cacheDir), nil)
+	l := lagging(t, tl, older, clienttest.OpenCache(t, cacheDir), func() {
 		_, newerErr = other.VerifiedCheckpoint(ctx)
 	})
 	cp, err := l.VerifiedCheckpoint(ctx)
@@ -86,25 +87,25 @@ func TestCheckpointMergeNeverGoesBack(t *testing.T) {
 // kept by another run meanwhile. Both are signed: a fork.
 func TestCheckpointMergeCatchesAFork(t *testing.T) {
 	ctx := context.Background()
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
-	first := tl.read(t, tiles.CheckpointKey)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
+	first := tl.Read(t, tiles.CheckpointKey)
 	// Another history from the same first tree, under the same key, of
 	// the same size as the honest one.
-	forked := newKeyedTestLog(t, tl.skey, tl.vkey, firstBatch)
-	if !bytes.Equal(forked.read(t, tiles.CheckpointKey), first) {
+	forked := clienttest.NewKeyedLog(t, tl.SKey, tl.VKey, firstBatch)
+	if !bytes.Equal(forked.Read(t, tiles.CheckpointKey), first) {
 		t.Fatal("the two logs don't start from the same tree")
 	}
-	tl.append(t, secondBatch)
-	forked.append(t, []sequencer.Record{record("evil", "evil-1.0.tar.gz"), record("evil", "evil-1.1.tar.gz")})
-	honest, evil := tl.read(t, tiles.CheckpointKey), forked.read(t, tiles.CheckpointKey)
+	tl.Append(t, secondBatch)
+	forked.Append(t, []sequencer.Record{clienttest.Record("evil", "evil-1.0.tar.gz"), clienttest.Record("evil", "evil-1.1.tar.gz")})
+	honest, evil := tl.Read(t, tiles.CheckpointKey), forked.Read(t, tiles.CheckpointKey)
 
 	cacheDir := t.TempDir()
-	if _, err := lagging(t, tl, first, openCache(t, cacheDir), nil).VerifiedCheckpoint(ctx); err != nil {
+	if _, err := lagging(t, tl, first, clienttest.OpenCache(t, cacheDir), nil).VerifiedCheckpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var evilErr error
-	other := lagging(t, forked, evil, openCache(t, cacheDir), nil)
-	l := lagging(t, tl, honest, openCache(t, cacheDir), func() {
+	other := lagging(t, forked, evil, clienttest.OpenCache(t, cacheDir), nil)
+	l := lagging(t, tl, honest, clienttest.OpenCache(t, cacheDir), func() {
 		_, evilErr = other.VerifiedCheckpoint(ctx)
 	})
 	_, err := l.VerifiedCheckpoint(ctx)
@@ -129,18 +130,18 @@ func TestCheckpointMergeCatchesAFork(t *testing.T) {
 // read the cache after a newer checkpoint was kept).
 func TestCheckpointMergeConcurrent(t *testing.T) {
 	ctx := context.Background()
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
-	checkpoints := [][]byte{tl.read(t, tiles.CheckpointKey)}
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
+	checkpoints := [][]byte{tl.Read(t, tiles.CheckpointKey)}
 	for i := range 4 {
-		tl.append(t, []sequencer.Record{record("baz", "baz-1."+string(rune('0'+i))+".tar.gz")})
-		checkpoints = append(checkpoints, tl.read(t, tiles.CheckpointKey))
+		tl.Append(t, []sequencer.Record{clienttest.Record("baz", "baz-1."+string(rune('0'+i))+".tar.gz")})
+		checkpoints = append(checkpoints, tl.Read(t, tiles.CheckpointKey))
 	}
 	cacheDir := t.TempDir()
 	var wg sync.WaitGroup
 	for i := range 20 {
 		signed := checkpoints[i%len(checkpoints)]
 		wg.Go(func() {
-			_, err := lagging(t, tl, signed, openCache(t, cacheDir), nil).VerifiedCheckpoint(ctx)
+			_, err := lagging(t, tl, signed, clienttest.OpenCache(t, cacheDir), nil).VerifiedCheckpoint(ctx)
 			var fork *client.ForkError
 			if err != nil && (!errors.As(err, &fork) || fork.NewTree.N >= fork.OldTree.N) {
 				t.Errorf("checkpoint of size %d: %v", checkpointSize(t, tl, signed), err)
@@ -157,24 +158,24 @@ func TestCheckpointMergeConcurrent(t *testing.T) {
 // verify is never replaced silently, which would reset the trust kept in
 // it: the error names the file and what to do.
 func TestJunkCachedCheckpointIsAnError(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
 	cacheDir := t.TempDir()
-	l, _ := openLog(t, tl.store.Root(), tl.vkey, openCache(t, cacheDir))
+	l, _ := clienttest.OpenLog(t, tl.Store.Root(), tl.VKey, clienttest.OpenCache(t, cacheDir))
 	if _, err := l.VerifiedCheckpoint(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	path := cachedFile(t, cacheDir, "checkpoint")
 	for name, junk := range map[string][]byte{
 		"garbage":         []byte("garbage"),
-		"bad signature":   breakSignature(tl.read(t, tiles.CheckpointKey)),
+		"bad signature":   clienttest.BreakSignature(tl.Read(t, tiles.CheckpointKey)),
 		"empty":           nil,
-		"another log key": newTestLog(t, "pysumdb.test/log", nil).read(t, tiles.CheckpointKey),
+		"another log key": clienttest.NewLog(t, "pysumdb.test/log", nil).Read(t, tiles.CheckpointKey),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := os.WriteFile(path, junk, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			l, _ := openLog(t, tl.store.Root(), tl.vkey, openCache(t, cacheDir))
+			l, _ := clienttest.OpenLog(t, tl.Store.Root(), tl.VKey, clienttest.OpenCache(t, cacheDir))
 			_, err := l.VerifiedCheckpoint(context.Background())
 			if !errors.Is(err, client.ErrCorruptCache) || client.IsSecurityError(err) {
 				t.Fatalf("with a junk cached checkpoint: %v, want ErrCorruptCache and no security error", err)
@@ -192,9 +193,9 @@ func TestJunkCachedCheckpointIsAnError(t *testing.T) {
 }
 
 // checkpointSize returns the size of a signed checkpoint of tl.
-func checkpointSize(t *testing.T, tl *testLog, signed []byte) int64 {
+func checkpointSize(t *testing.T, tl *clienttest.Log, signed []byte) int64 {
 	t.Helper()
-	v, err := note.NewVerifier(tl.vkey)
+	v, err := note.NewVerifier(tl.VKey)
 	if err != nil {
 		t.Fatal(err)
 	}

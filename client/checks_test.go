@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -21,13 +22,13 @@ import (
 // the forged hash through lookup. (Package verify tests its own answers.)
 func TestIndexLineWithAForgedSHA256(t *testing.T) {
 	ctx := context.Background()
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	forged := resignIndex(t, tl, tl.read(t, tiles.IndexKey("foo")), "foo", forgeSHA256(t, "foo-1.0.tar.gz", digestOf("evil")))
-	srv := serveLog(t, tl)
-	srv.setRewrite(replace(tiles.IndexKey("foo"), forged))
-	l, _ := openLog(t, srv.URL, tl.vkey, nil)
-	leaf := leafOf(t, tl, "foo", "foo-1.0.tar.gz")
-	want := fmt.Sprintf("index says leaf %d is foo-1.0.tar.gz sha256:%s, the log's entry is foo-1.0.tar.gz sha256:%s", leaf, digestOf("evil"), digestOf("foo-1.0.tar.gz"))
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	forged := clienttest.ResignIndex(t, tl, tl.Read(t, tiles.IndexKey("foo")), "foo", clienttest.ForgeSHA256(t, "foo-1.0.tar.gz", clienttest.DigestOf("evil")))
+	srv := clienttest.Serve(t, tl)
+	srv.SetRewrite(clienttest.Replace(tiles.IndexKey("foo"), forged))
+	l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
+	leaf := tl.LeafOf(t, "foo", "foo-1.0.tar.gz")
+	want := fmt.Sprintf("index says leaf %d is foo-1.0.tar.gz sha256:%s, the log's entry is foo-1.0.tar.gz sha256:%s", leaf, clienttest.DigestOf("evil"), clienttest.DigestOf("foo-1.0.tar.gz"))
 
 	cp, err := l.VerifiedCheckpoint(ctx)
 	if err != nil {
@@ -44,9 +45,9 @@ func TestIndexLineWithAForgedSHA256(t *testing.T) {
 // proven is refused, and never cached.
 func TestBundleChangedInAnotherEntry(t *testing.T) {
 	ctx := context.Background()
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
 	const key = "tile/entries/000"
-	entries, err := tiles.ParseBundle(tl.read(t, key), tiles.TileWidth)
+	entries, err := tiles.ParseBundle(tl.Read(t, key), tiles.TileWidth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,10 +67,10 @@ func TestBundleChangedInAnotherEntry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := serveLog(t, tl)
-			srv.setRewrite(replace(key, bundle))
+			srv := clienttest.Serve(t, tl)
+			srv.SetRewrite(clienttest.Replace(key, bundle))
 			cacheDir := t.TempDir()
-			l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+			l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, clienttest.OpenCache(t, cacheDir))
 			cp, err := l.VerifiedCheckpoint(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -90,17 +91,17 @@ func TestBundleChangedInAnotherEntry(t *testing.T) {
 // in the log, when a tile or bundle is missing.
 func TestLookupWithAMissingTile(t *testing.T) {
 	ctx := context.Background()
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
 	for _, key := range []string{"tile/entries/001.p/48", "tile/0/001.p/48"} {
 		t.Run(key, func(t *testing.T) {
-			srv := serveLog(t, tl)
-			srv.setRewrite(func(k string, status int, body []byte) (int, []byte) {
+			srv := clienttest.Serve(t, tl)
+			srv.SetRewrite(func(k string, status int, body []byte) (int, []byte) {
 				if k == key {
 					return 404, nil
 				}
 				return status, body
 			})
-			l, _ := openLog(t, srv.URL, tl.vkey, nil)
+			l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
 			cp, err := l.VerifiedCheckpoint(ctx)
 			if err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
@@ -40,13 +41,13 @@ func cachedFile(t *testing.T, cacheDir, key string) string {
 }
 
 func TestVerifyFetchesEachTileOnceAndCachesThem(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	srv := serveLog(t, tl)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	srv := clienttest.Serve(t, tl)
 	cacheDir := t.TempDir()
 
-	l, counting := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+	l, counting := clienttest.OpenLog(t, srv.URL, tl.VKey, clienttest.OpenCache(t, cacheDir))
 	wantAllVerified(t, verifyAll(t, 1, cacheTestArtifacts, l))
-	counts := srv.counts()
+	counts := srv.Counts()
 	tilesFetched := 0
 	for key, n := range counts {
 		if n != 1 {
@@ -61,9 +62,9 @@ func TestVerifyFetchesEachTileOnceAndCachesThem(t *testing.T) {
 	}
 
 	// A second run reads the checkpoint and the indexes, nothing else.
-	l, counting = openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+	l, counting = clienttest.OpenLog(t, srv.URL, tl.VKey, clienttest.OpenCache(t, cacheDir))
 	wantAllVerified(t, verifyAll(t, 1, cacheTestArtifacts, l))
-	for key := range srv.counts() {
+	for key := range srv.Counts() {
 		if tiles.IsImmutable(key) {
 			t.Errorf("warm run fetched %s", key)
 		}
@@ -74,24 +75,24 @@ func TestVerifyFetchesEachTileOnceAndCachesThem(t *testing.T) {
 }
 
 func TestVerifyDoesNotCacheBadTiles(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	srv := serveLog(t, tl)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	srv := clienttest.Serve(t, tl)
 	for _, key := range []string{"tile/0/001", "tile/entries/001"} {
 		t.Run(key, func(t *testing.T) {
 			cacheDir := t.TempDir()
-			good := tl.read(t, key)
-			srv.setRewrite(replace(key, good[:len(good)-1]))
-			l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+			good := tl.Read(t, key)
+			srv.SetRewrite(clienttest.Replace(key, good[:len(good)-1]))
+			l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, clienttest.OpenCache(t, cacheDir))
 			if errs := verifyAll(t, 1, cacheTestArtifacts, l).SecurityErrors(); len(errs) == 0 {
 				t.Fatalf("a truncated %s passed", key)
 			}
 			// The log repairs the object: the next run fetches it again
 			// rather than failing on a copy kept from the bad run.
-			srv.setRewrite(nil)
-			srv.counts()
-			l, _ = openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+			srv.SetRewrite(nil)
+			srv.Counts()
+			l, _ = clienttest.OpenLog(t, srv.URL, tl.VKey, clienttest.OpenCache(t, cacheDir))
 			wantAllVerified(t, verifyAll(t, 1, cacheTestArtifacts, l))
-			if n := srv.counts()[key]; n != 1 {
+			if n := srv.Counts()[key]; n != 1 {
 				t.Errorf("%s fetched %d times after the log repaired it, want 1", key, n)
 			}
 			if cached, err := os.ReadFile(cachedFile(t, cacheDir, key)); err != nil || !bytes.Equal(cached, good) {
@@ -102,10 +103,10 @@ func TestVerifyDoesNotCacheBadTiles(t *testing.T) {
 }
 
 func TestVerifyRefetchesDamagedCacheFiles(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	srv := serveLog(t, tl)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	srv := clienttest.Serve(t, tl)
 	cacheDir := t.TempDir()
-	l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+	l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, clienttest.OpenCache(t, cacheDir))
 	wantAllVerified(t, verifyAll(t, 1, cacheTestArtifacts, l))
 	for _, key := range []string{"tile/0/001", "tile/entries/001"} {
 		t.Run(key, func(t *testing.T) {
@@ -116,13 +117,13 @@ func TestVerifyRefetchesDamagedCacheFiles(t *testing.T) {
 			if err := os.WriteFile(path, damaged, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			srv.counts()
+			srv.Counts()
 			// A copy damaged on the local disk is no misbehaviour of the
 			// log: it is dropped and fetched again.
-			l, _ := openLog(t, srv.URL, tl.vkey, openCache(t, cacheDir))
+			l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, clienttest.OpenCache(t, cacheDir))
 			rep := verifyAll(t, 1, cacheTestArtifacts, l)
 			wantAllVerified(t, rep)
-			if n := srv.counts()[key]; n != 1 {
+			if n := srv.Counts()[key]; n != 1 {
 				t.Errorf("%s fetched %d times, want 1", key, n)
 			}
 			if cached, _ := os.ReadFile(path); !bytes.Equal(cached, good) {

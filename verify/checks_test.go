@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
@@ -23,13 +24,13 @@ import (
 // re-signs an index with a forged sha256 for a logged file must not get
 // the forged hash verified. (The client tests check lookup.)
 func TestIndexLineWithAForgedSHA256(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	forged := resignIndex(t, tl, tl.read(t, tiles.IndexKey("foo")), "foo", forgeSHA256(t, "foo-1.0.tar.gz", digestOf("evil")))
-	srv := serveLog(t, tl)
-	srv.setRewrite(replace(tiles.IndexKey("foo"), forged))
-	l, _ := openLog(t, srv.URL, tl.vkey, nil)
-	leaf := leafOf(t, tl, "foo", "foo-1.0.tar.gz")
-	want := fmt.Sprintf("index says leaf %d is foo-1.0.tar.gz sha256:%s, the log's entry is foo-1.0.tar.gz sha256:%s", leaf, digestOf("evil"), digestOf("foo-1.0.tar.gz"))
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	forged := clienttest.ResignIndex(t, tl, tl.Read(t, tiles.IndexKey("foo")), "foo", clienttest.ForgeSHA256(t, "foo-1.0.tar.gz", clienttest.DigestOf("evil")))
+	srv := clienttest.Serve(t, tl)
+	srv.SetRewrite(clienttest.Replace(tiles.IndexKey("foo"), forged))
+	l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
+	leaf := tl.LeafOf(t, "foo", "foo-1.0.tar.gz")
+	want := fmt.Sprintf("index says leaf %d is foo-1.0.tar.gz sha256:%s, the log's entry is foo-1.0.tar.gz sha256:%s", leaf, clienttest.DigestOf("evil"), clienttest.DigestOf("foo-1.0.tar.gz"))
 
 	rep := verifyAll(t, 1, []lockfile.Artifact{
 		fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "evil"),
@@ -55,15 +56,15 @@ func lastDigitChanged(d string) string {
 // The whole sha256 is compared (planFile and planHash): a hash
 // equal to the logged one but for its last digit is a mismatch.
 func TestVerifyComparesTheWholeHash(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
-	l, _ := openLog(t, tl.store.Root(), tl.vkey, nil)
-	almost := lastDigitChanged(digestOf("foo-1.0.tar.gz"))
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
+	l, _ := clienttest.OpenLog(t, tl.Store.Root(), tl.VKey, nil)
+	almost := lastDigitChanged(clienttest.DigestOf("foo-1.0.tar.gz"))
 	byName := fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "")
 	byName.SHA256 = almost
 	byHash := hashArtifact("foo", "1.0", "")
 	byHash.SHA256 = almost
 	rep := verifyAll(t, 1, []lockfile.Artifact{byName, byHash}, l)
-	wantResult(t, rep.Results[0], verify.StatusMismatch, "the log holds foo-1.0.tar.gz with sha256:"+digestOf("foo-1.0.tar.gz"))
+	wantResult(t, rep.Results[0], verify.StatusMismatch, "the log holds foo-1.0.tar.gz with sha256:"+clienttest.DigestOf("foo-1.0.tar.gz"))
 	wantResult(t, rep.Results[1], verify.StatusMismatch, "sha256:"+almost+" is none of the 1 logged files of foo 1.0")
 }
 
@@ -115,15 +116,15 @@ func TestTwoWrongHashesDisagree(t *testing.T) {
 	var logs []*client.Log
 	for i, evil := range []string{"evil1", "evil2"} {
 		batch := append([]sequencer.Record(nil), firstBatch...)
-		batch[1].SHA256 = digest(evil)
-		tl := newTestLog(t, fmt.Sprintf("log%d.test/log", i), batch)
-		l, _ := openLog(t, tl.store.Root(), tl.vkey, nil)
+		batch[1].SHA256 = clienttest.Digest(evil)
+		tl := clienttest.NewLog(t, fmt.Sprintf("log%d.test/log", i), batch)
+		l, _ := clienttest.OpenLog(t, tl.Store.Root(), tl.VKey, nil)
 		logs = append(logs, l)
 	}
 	for _, quorum := range []int{1, 2} {
 		rep := verifyAll(t, quorum, []lockfile.Artifact{fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "foo-1.0.tar.gz")}, logs...)
 		res := rep.Results[0]
-		wantResult(t, res, verify.StatusMismatch, "with sha256:"+digestOf("evil1"), "with sha256:"+digestOf("evil2"))
+		wantResult(t, res, verify.StatusMismatch, "with sha256:"+clienttest.DigestOf("evil1"), "with sha256:"+clienttest.DigestOf("evil2"))
 		if !res.Disagreement || rep.Disagreements() != 1 {
 			t.Errorf("quorum %d: two logs proving two different hashes: disagreement %v", quorum, res.Disagreement)
 		}
@@ -134,22 +135,22 @@ func TestTwoWrongHashesDisagree(t *testing.T) {
 // pinned release: the lines the answer rests on are proven even when the
 // answer is "not in log", so the misstatement is a security error.
 func TestVerifyLaggingIndexThatMisstatesAFile(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
-	old := tl.read(t, tiles.IndexKey("foo"))
-	tl.append(t, secondBatch)
-	forged := resignIndex(t, tl, old, "foo", forgeSHA256(t, "foo-1.0.tar.gz", digestOf("evil")))
-	srv := serveLog(t, tl)
-	srv.setRewrite(replace(tiles.IndexKey("foo"), forged))
-	l, _ := openLog(t, srv.URL, tl.vkey, nil)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
+	old := tl.Read(t, tiles.IndexKey("foo"))
+	tl.Append(t, secondBatch)
+	forged := clienttest.ResignIndex(t, tl, old, "foo", clienttest.ForgeSHA256(t, "foo-1.0.tar.gz", clienttest.DigestOf("evil")))
+	srv := clienttest.Serve(t, tl)
+	srv.SetRewrite(clienttest.Replace(tiles.IndexKey("foo"), forged))
+	l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
 	rep := verifyAll(t, 1, []lockfile.Artifact{hashArtifact("foo", "1.0", "foo-1.0.tar.gz")}, l)
-	wantResult(t, rep.Results[0], verify.StatusError, "index says leaf", "sha256:"+digestOf("evil"))
+	wantResult(t, rep.Results[0], verify.StatusError, "index says leaf", "sha256:"+clienttest.DigestOf("evil"))
 	if len(rep.SecurityErrors()) == 0 {
 		t.Errorf("no security error")
 	}
 
 	// The same index, honest: the file may have been logged since.
-	srv.setRewrite(replace(tiles.IndexKey("foo"), old))
-	l, _ = openLog(t, srv.URL, tl.vkey, nil)
+	srv.SetRewrite(clienttest.Replace(tiles.IndexKey("foo"), old))
+	l, _ = clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
 	rep = verifyAll(t, 1, []lockfile.Artifact{hashArtifact("foo", "1.0", "evil")}, l)
 	wantResult(t, rep.Results[0], verify.StatusNotInLog, "the index covers only size")
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
 )
@@ -17,15 +18,15 @@ import (
 // its digest.
 func published(filename, hashOf string, size int64) verify.PublishedFile {
 	f := verify.PublishedFile{Filename: filename, Size: size}
-	hex.Decode(f.SHA256[:], []byte(digestOf(hashOf)))
+	hex.Decode(f.SHA256[:], []byte(clienttest.DigestOf(hashOf)))
 	return f
 }
 
 func TestComparePublished(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	l, _ := openLog(t, tl.store.Root(), tl.vkey, nil)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	l, _ := clienttest.OpenLog(t, tl.Store.Root(), tl.VKey, nil)
 	v := &verify.Verifier{Logs: []*client.Log{l}, Quorum: 1}
-	sdist, wheel := leafOf(t, tl, "foo", "foo-1.0.tar.gz"), leafOf(t, tl, "foo", "foo-1.0-py3-none-any.whl")
+	sdist, wheel := tl.LeafOf(t, "foo", "foo-1.0.tar.gz"), tl.LeafOf(t, "foo", "foo-1.0-py3-none-any.whl")
 
 	// PyPI serves the sdist of foo 1.0 with other bytes, the wheel with
 	// another size, and a new file; it deleted nothing.
@@ -37,7 +38,7 @@ func TestComparePublished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantResult(t, c.Results[0], verify.StatusMismatch, fmt.Sprintf("the log holds foo-1.0.tar.gz with sha256:%s at leaf %d", digestOf("foo-1.0.tar.gz"), sdist))
+	wantResult(t, c.Results[0], verify.StatusMismatch, fmt.Sprintf("the log holds foo-1.0.tar.gz with sha256:%s at leaf %d", clienttest.DigestOf("foo-1.0.tar.gz"), sdist))
 	wantResult(t, c.Results[1], verify.StatusVerified)
 	wantResult(t, c.Results[2], verify.StatusNotInLog)
 	want := verify.SizeDifference{Origin: "pysumdb.test/log", Filename: "foo-1.0-py3-none-any.whl", Leaf: wheel, Logged: int64(len("foo-1.0-py3-none-any.whl")), Published: 5}
@@ -67,14 +68,14 @@ func TestComparePublished(t *testing.T) {
 }
 
 func TestComparePublishedWithoutTheIndex(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
-	srv := serveLog(t, tl)
-	l, _ := openLog(t, srv.URL, tl.vkey, nil)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
+	srv := clienttest.Serve(t, tl)
+	l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
 	v := &verify.Verifier{Logs: []*client.Log{l}, Quorum: 1}
 
 	// PyPI serves no file of foo 1.0 any more and the log's index can't
 	// be read: the logged files are unknown, which must show.
-	srv.setRewrite(func(key string, status int, body []byte) (int, []byte) {
+	srv.SetRewrite(func(key string, status int, body []byte) (int, []byte) {
 		if key == tiles.IndexKey("foo") {
 			return http.StatusInternalServerError, nil
 		}
@@ -90,8 +91,8 @@ func TestComparePublishedWithoutTheIndex(t *testing.T) {
 
 	// A badly signed index is a security error, even with nothing
 	// published to check.
-	bad := breakSignature(tl.read(t, tiles.IndexKey("foo")))
-	srv.setRewrite(replace(tiles.IndexKey("foo"), bad))
+	bad := clienttest.BreakSignature(tl.Read(t, tiles.IndexKey("foo")))
+	srv.SetRewrite(clienttest.Replace(tiles.IndexKey("foo"), bad))
 	c, err = v.ComparePublished(context.Background(), "foo", "1.0", nil)
 	if err != nil {
 		t.Fatal(err)

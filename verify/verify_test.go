@@ -7,14 +7,15 @@ import (
 	"testing"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
 )
 
 func TestVerifyByFilename(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	l, _ := openLog(t, tl.store.Root(), tl.vkey, nil)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	l, _ := clienttest.OpenLog(t, tl.Store.Root(), tl.VKey, nil)
 	artifacts := []lockfile.Artifact{
 		fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "foo-1.0.tar.gz"),
 		fileArtifact("foo", "1.0", "foo-1.0-py3-none-any.whl", "evil"),
@@ -23,15 +24,15 @@ func TestVerifyByFilename(t *testing.T) {
 		{Project: "local", File: "test.lock", Skip: "editable local directory source: not a PyPI file"},
 	}
 	rep := verifyAll(t, 1, artifacts, l)
-	sdist, wheel := leafOf(t, tl, "foo", "foo-1.0.tar.gz"), leafOf(t, tl, "foo", "foo-1.0-py3-none-any.whl")
+	sdist, wheel := tl.LeafOf(t, "foo", "foo-1.0.tar.gz"), tl.LeafOf(t, "foo", "foo-1.0-py3-none-any.whl")
 
 	wantResult(t, rep.Results[0], verify.StatusVerified, fmt.Sprintf("at leaf %d", sdist))
 	if lr := rep.Results[0].Logs[0]; lr.Leaf != sdist || lr.Filename != "foo-1.0.tar.gz" {
 		t.Errorf("verified at leaf %d as %s, want leaf %d", lr.Leaf, lr.Filename, sdist)
 	}
 	wantResult(t, rep.Results[1], verify.StatusMismatch,
-		fmt.Sprintf("the log holds foo-1.0-py3-none-any.whl with sha256:%s at leaf %d, not sha256:%s", digestOf("foo-1.0-py3-none-any.whl"), wheel, digestOf("evil")))
-	if lr := rep.Results[1].Logs[0]; lr.Leaf != wheel || fmt.Sprintf("%x", lr.SHA256) != digestOf("foo-1.0-py3-none-any.whl") {
+		fmt.Sprintf("the log holds foo-1.0-py3-none-any.whl with sha256:%s at leaf %d, not sha256:%s", clienttest.DigestOf("foo-1.0-py3-none-any.whl"), wheel, clienttest.DigestOf("evil")))
+	if lr := rep.Results[1].Logs[0]; lr.Leaf != wheel || fmt.Sprintf("%x", lr.SHA256) != clienttest.DigestOf("foo-1.0-py3-none-any.whl") {
 		t.Errorf("mismatch rests on leaf %d with %x, want leaf %d", lr.Leaf, lr.SHA256, wheel)
 	}
 	wantResult(t, rep.Results[2], verify.StatusNotInLog, "foo-2.0.tar.gz is not among the 4 logged files of foo")
@@ -45,8 +46,8 @@ func TestVerifyByFilename(t *testing.T) {
 }
 
 func TestVerifyByHash(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	l, _ := openLog(t, tl.store.Root(), tl.vkey, nil)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	l, _ := clienttest.OpenLog(t, tl.Store.Root(), tl.VKey, nil)
 	artifacts := []lockfile.Artifact{
 		hashArtifact("foo", "1.0", "foo-1.0-py3-none-any.whl"),
 		hashArtifact("foo", "1.0.0", "foo-1.0.tar.gz"), // PEP 440: 1.0.0 == 1.0
@@ -59,24 +60,24 @@ func TestVerifyByHash(t *testing.T) {
 		hashArtifact("bar", "2.0", "bar-2.0-py3-none-any.whl"),
 	}
 	rep := verifyAll(t, 1, artifacts, l)
-	wantResult(t, rep.Results[0], verify.StatusVerified, fmt.Sprintf("foo-1.0-py3-none-any.whl sha256:%s at leaf %d", digestOf("foo-1.0-py3-none-any.whl"), leafOf(t, tl, "foo", "foo-1.0-py3-none-any.whl")))
+	wantResult(t, rep.Results[0], verify.StatusVerified, fmt.Sprintf("foo-1.0-py3-none-any.whl sha256:%s at leaf %d", clienttest.DigestOf("foo-1.0-py3-none-any.whl"), tl.LeafOf(t, "foo", "foo-1.0-py3-none-any.whl")))
 	wantResult(t, rep.Results[1], verify.StatusVerified)
-	wantResult(t, rep.Results[2], verify.StatusMismatch, fmt.Sprintf("as foo-0.9.tar.gz of foo 0.9 at leaf %d", leafOf(t, tl, "foo", "foo-0.9.tar.gz")))
-	wantResult(t, rep.Results[3], verify.StatusMismatch, fmt.Sprintf("as bar-2.0.tar.gz of bar 2.0 at leaf %d", leafOf(t, tl, "bar", "bar-2.0.tar.gz")))
-	wantResult(t, rep.Results[4], verify.StatusMismatch, "is none of the 2 logged files of foo 1.0: foo-1.0.tar.gz sha256:"+digestOf("foo-1.0.tar.gz"))
+	wantResult(t, rep.Results[2], verify.StatusMismatch, fmt.Sprintf("as foo-0.9.tar.gz of foo 0.9 at leaf %d", tl.LeafOf(t, "foo", "foo-0.9.tar.gz")))
+	wantResult(t, rep.Results[3], verify.StatusMismatch, fmt.Sprintf("as bar-2.0.tar.gz of bar 2.0 at leaf %d", tl.LeafOf(t, "bar", "bar-2.0.tar.gz")))
+	wantResult(t, rep.Results[4], verify.StatusMismatch, "is none of the 2 logged files of foo 1.0: foo-1.0.tar.gz sha256:"+clienttest.DigestOf("foo-1.0.tar.gz"))
 	wantResult(t, rep.Results[5], verify.StatusNotInLog, "the log has no file of foo 3.0")
 	wantResult(t, rep.Results[6], verify.StatusVerified)
-	wantResult(t, rep.Results[7], verify.StatusNotInLog, "no logged file of foo has sha256:"+digestOf("foo-3.0.tar.gz"))
+	wantResult(t, rep.Results[7], verify.StatusNotInLog, "no logged file of foo has sha256:"+clienttest.DigestOf("foo-3.0.tar.gz"))
 	wantResult(t, rep.Results[8], verify.StatusVerified)
 }
 
 func TestVerifyNotYetProvable(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch)
-	oldSize := tl.size(t)
-	oldCheckpoint := tl.read(t, tiles.CheckpointKey)
-	oldFooIndex := tl.read(t, tiles.IndexKey("foo"))
-	tl.append(t, secondBatch)
-	srv := serveLog(t, tl)
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
+	oldSize := tl.Size(t)
+	oldCheckpoint := tl.Read(t, tiles.CheckpointKey)
+	oldFooIndex := tl.Read(t, tiles.IndexKey("foo"))
+	tl.Append(t, secondBatch)
+	srv := clienttest.Serve(t, tl)
 	artifacts := []lockfile.Artifact{
 		fileArtifact("foo", "1.0", "foo-1.0-py3-none-any.whl", "foo-1.0-py3-none-any.whl"),
 		hashArtifact("foo", "1.0", "foo-1.0-py3-none-any.whl"),
@@ -85,13 +86,13 @@ func TestVerifyNotYetProvable(t *testing.T) {
 	}
 
 	// The indexes are fresher than the checkpoint the client got.
-	srv.setRewrite(func(key string, status int, body []byte) (int, []byte) {
+	srv.SetRewrite(func(key string, status int, body []byte) (int, []byte) {
 		if key == tiles.CheckpointKey {
 			return status, oldCheckpoint
 		}
 		return status, body
 	})
-	l, _ := openLog(t, srv.URL, tl.vkey, nil)
+	l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
 	rep := verifyAll(t, 1, artifacts, l)
 	wantResult(t, rep.Results[0], verify.StatusNotInLog, fmt.Sprintf("beyond the verified checkpoint (size %d): not yet provable", oldSize))
 	wantResult(t, rep.Results[1], verify.StatusNotInLog, "not yet provable")
@@ -100,34 +101,34 @@ func TestVerifyNotYetProvable(t *testing.T) {
 
 	// The index of foo is older than the checkpoint: a hash missing from
 	// a release it lists may be a file logged since.
-	srv.setRewrite(func(key string, status int, body []byte) (int, []byte) {
+	srv.SetRewrite(func(key string, status int, body []byte) (int, []byte) {
 		if key == tiles.IndexKey("foo") {
 			return status, oldFooIndex
 		}
 		return status, body
 	})
-	l, _ = openLog(t, srv.URL, tl.vkey, nil)
+	l, _ = clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
 	rep = verifyAll(t, 1, artifacts, l)
 	wantResult(t, rep.Results[0], verify.StatusNotInLog, "is not among the 2 logged files of foo")
-	wantResult(t, rep.Results[1], verify.StatusNotInLog, fmt.Sprintf("the index covers only size %d of the checkpoint's %d", oldSize, tl.size(t)))
+	wantResult(t, rep.Results[1], verify.StatusNotInLog, fmt.Sprintf("the index covers only size %d of the checkpoint's %d", oldSize, tl.Size(t)))
 }
 
 func TestVerifyQuorum(t *testing.T) {
 	evil := slices.Clone(firstBatch)
-	evil[1].SHA256 = digest("evil")
-	logs := []*testLog{
-		newTestLog(t, "a.test/log", firstBatch),
-		newTestLog(t, "b.test/log", firstBatch),
-		newTestLog(t, "c.test/log", evil),
+	evil[1].SHA256 = clienttest.Digest("evil")
+	logs := []*clienttest.Log{
+		clienttest.NewLog(t, "a.test/log", firstBatch),
+		clienttest.NewLog(t, "b.test/log", firstBatch),
+		clienttest.NewLog(t, "c.test/log", evil),
 	}
-	servers := make([]*logServer, len(logs))
+	servers := make([]*clienttest.Server, len(logs))
 	for i, tl := range logs {
-		servers[i] = serveLog(t, tl)
+		servers[i] = clienttest.Serve(t, tl)
 	}
 	open := func() []*client.Log {
 		var out []*client.Log
 		for i, tl := range logs {
-			l, _ := openLog(t, servers[i].URL, tl.vkey, nil)
+			l, _ := clienttest.OpenLog(t, servers[i].URL, tl.VKey, nil)
 			out = append(out, l)
 		}
 		return out
@@ -138,7 +139,7 @@ func TestVerifyQuorum(t *testing.T) {
 	}
 
 	rep := verifyAll(t, 2, artifacts, open()...)
-	wantResult(t, rep.Results[0], verify.StatusVerified, "the log holds foo-1.0.tar.gz with sha256:"+digestOf("evil"))
+	wantResult(t, rep.Results[0], verify.StatusVerified, "the log holds foo-1.0.tar.gz with sha256:"+clienttest.DigestOf("evil"))
 	if !rep.Results[0].Disagreement || rep.Results[1].Disagreement || rep.Disagreements() != 1 {
 		t.Errorf("disagreements: %v %v", rep.Results[0].Disagreement, rep.Results[1].Disagreement)
 	}
@@ -151,7 +152,7 @@ func TestVerifyQuorum(t *testing.T) {
 	wantResult(t, rep.Results[1], verify.StatusVerified)
 
 	// An unreachable log: the others decide.
-	servers[0].down()
+	servers[0].Down()
 	rep = verifyAll(t, 2, artifacts, open()...)
 	if err := rep.Logs[0].Err; err == nil || client.IsSecurityError(err) {
 		t.Errorf("log a down: %v, want a plain failure", err)
@@ -165,18 +166,18 @@ func TestVerifyQuorum(t *testing.T) {
 	wantResult(t, rep.Results[0], verify.StatusVerified)
 
 	// Too few logs answer to reach the quorum.
-	servers[2].down()
+	servers[2].Down()
 	rep = verifyAll(t, 2, artifacts, open()...)
 	wantResult(t, rep.Results[1], verify.StatusError, "the log is unusable")
 }
 
 func TestVerifyCatchesMisbehavingLogs(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	checkpoint := tl.read(t, tiles.CheckpointKey)
-	badSignature := breakSignature(checkpoint)
-	tile := tl.read(t, "tile/0/001")
-	bundle := tl.read(t, "tile/entries/001")
-	wrongLeaf := resignIndex(t, tl, tl.read(t, tiles.IndexKey("foo")), "foo", func(x *tiles.Index) {
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	checkpoint := tl.Read(t, tiles.CheckpointKey)
+	badSignature := clienttest.BreakSignature(checkpoint)
+	tile := tl.Read(t, "tile/0/001")
+	bundle := tl.Read(t, "tile/entries/001")
+	wrongLeaf := clienttest.ResignIndex(t, tl, tl.Read(t, tiles.IndexKey("foo")), "foo", func(x *tiles.Index) {
 		for i := range x.Lines {
 			if x.Lines[i].Filename == "foo-1.0.tar.gz" {
 				x.Lines[i].Leaf = 5
@@ -191,16 +192,16 @@ func TestVerifyCatchesMisbehavingLogs(t *testing.T) {
 		rewrite func(string, int, []byte) (int, []byte)
 		want    string
 	}{
-		"bad checkpoint signature": {replace(tiles.CheckpointKey, badSignature), "checkpoint signature"},
-		"truncated tile":           {replace("tile/0/001", tile[:len(tile)-32]), "inclusion of leaf"},
-		"truncated entry bundle":   {replace("tile/entries/001", bundle[:len(bundle)-10]), "tile/entries/001"},
-		"index pointing to the wrong entry": {replace(tiles.IndexKey("foo"), wrongLeaf),
+		"bad checkpoint signature": {clienttest.Replace(tiles.CheckpointKey, badSignature), "checkpoint signature"},
+		"truncated tile":           {clienttest.Replace("tile/0/001", tile[:len(tile)-32]), "inclusion of leaf"},
+		"truncated entry bundle":   {clienttest.Replace("tile/entries/001", bundle[:len(bundle)-10]), "tile/entries/001"},
+		"index pointing to the wrong entry": {clienttest.Replace(tiles.IndexKey("foo"), wrongLeaf),
 			"index of foo: verification failed: index says leaf 5 is foo-1.0.tar.gz"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			srv := serveLog(t, tl)
-			srv.setRewrite(tc.rewrite)
-			l, _ := openLog(t, srv.URL, tl.vkey, nil)
+			srv := clienttest.Serve(t, tl)
+			srv.SetRewrite(tc.rewrite)
+			l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
 			rep := verifyAll(t, 1, artifacts, l)
 			for _, res := range rep.Results {
 				wantResult(t, res, verify.StatusError, tc.want)
@@ -214,13 +215,13 @@ func TestVerifyCatchesMisbehavingLogs(t *testing.T) {
 }
 
 func TestVerifyWithAnIndexOmittingAFile(t *testing.T) {
-	tl := newTestLog(t, "pysumdb.test/log", firstBatch, secondBatch)
-	omitting := resignIndex(t, tl, tl.read(t, tiles.IndexKey("foo")), "foo", func(x *tiles.Index) {
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	omitting := clienttest.ResignIndex(t, tl, tl.Read(t, tiles.IndexKey("foo")), "foo", func(x *tiles.Index) {
 		x.Lines = slices.DeleteFunc(x.Lines, func(l tiles.IndexLine) bool { return l.Filename == "foo-1.0.tar.gz" })
 	})
-	srv := serveLog(t, tl)
-	srv.setRewrite(replace(tiles.IndexKey("foo"), omitting))
-	l, _ := openLog(t, srv.URL, tl.vkey, nil)
+	srv := clienttest.Serve(t, tl)
+	srv.SetRewrite(clienttest.Replace(tiles.IndexKey("foo"), omitting))
+	l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
 	rep := verifyAll(t, 1, []lockfile.Artifact{
 		fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "foo-1.0.tar.gz"),
 		hashArtifact("foo", "1.0", "foo-1.0.tar.gz"),
