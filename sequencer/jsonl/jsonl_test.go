@@ -32,6 +32,9 @@ func TestRead(t *testing.T) {
 	}
 }
 
+// The decoder words its errors "cannot" or "unable to" at random, once
+// per process (to keep callers from depending on the wording): tests match
+// what follows.
 func TestReadRejects(t *testing.T) {
 	for name, tc := range map[string]struct{ line, want string }{
 		"truncated":     {`{"project":"x",`, "in:1: invalid record: unexpected EOF"},
@@ -39,7 +42,7 @@ func TestReadRejects(t *testing.T) {
 		"two values":    {goodLine + goodLine, "invalid character '{' after top-level value"},
 		"uppercase":     {strings.Replace(goodLine, "bf27", "BF27", 1), "not lowercase hex"},
 		"negative":      {strings.Replace(goodLine, `"size":12`, `"size":-1`, 1), "negative size -1"},
-		"fraction size": {strings.Replace(goodLine, `"size":12`, `"size":1.5`, 1), "cannot unmarshal JSON number 1.5"},
+		"fraction size": {strings.Replace(goodLine, `"size":12`, `"size":1.5`, 1), " unmarshal JSON number 1.5"},
 		"tab":           {strings.Replace(goodLine, "foo_bar-1.0", `foo\tbar`, 1), "contains '\\t'"},
 		"bad kind":      {strings.Replace(goodLine, `}`, `,"publisher":{"Kind":"bitbucket","SAN":"x"}}`, 1), `publisher kind "bitbucket"`},
 		"offset time":   {strings.Replace(goodLine, "05Z", "05+01:00", 1), "not RFC 3339 UTC"},
@@ -118,7 +121,7 @@ func TestReadRefusesAmbiguousLines(t *testing.T) {
 		"unknown field":            {strings.Replace(goodLine, `}`, `,"extra":1}`, 1), `unknown field "extra"`},
 		"trailing garbage":         {goodLine + " x", "invalid character 'x' after top-level value"},
 		"trailing comma":           {goodLine + ",", "after top-level value"},
-		"not an object":            {`["foo"]`, "cannot unmarshal JSON array"},
+		"not an object":            {`["foo"]`, " unmarshal JSON array"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			in := goodLine + "\n" + tc.line + "\n" + goodLine + "\n"
