@@ -36,15 +36,30 @@ type hostileServer struct {
 	*httptest.Server
 	requests atomic.Int64
 	written  atomic.Int64
-	inflight sync.WaitGroup
+
+	// inflight counts the handlers running, under mu; idle is signalled
+	// when it drops to zero. (A WaitGroup can't be waited on while a late
+	// request may still Add to it.)
+	mu       sync.Mutex
+	inflight int
+	idle     *sync.Cond
 }
 
 func newHostileServer(t *testing.T, handler func(w http.ResponseWriter, r *http.Request, n int64)) *hostileServer {
 	t.Helper()
 	s := &hostileServer{}
+	s.idle = sync.NewCond(&s.mu)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.inflight.Add(1)
-		defer s.inflight.Done()
+		s.mu.Lock()
+		s.inflight++
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			if s.inflight--; s.inflight == 0 {
+				s.idle.Broadcast()
+			}
+			s.mu.Unlock()
+		}()
 		handler(&countingWriter{ResponseWriter: w, n: &s.written}, r, s.requests.Add(1))
 	}))
 	t.Cleanup(s.Close)
@@ -56,7 +71,14 @@ func newHostileServer(t *testing.T, handler func(w http.ResponseWriter, r *http.
 func (s *hostileServer) settled(t *testing.T) int64 {
 	t.Helper()
 	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
+	go func() {
+		s.mu.Lock()
+		for s.inflight > 0 {
+			s.idle.Wait()
+		}
+		s.mu.Unlock()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):

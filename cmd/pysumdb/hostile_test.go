@@ -36,8 +36,12 @@ type hostileLog struct {
 	fault    func(w http.ResponseWriter, r *http.Request, key string, n int) bool
 	requests map[string]int
 	// written counts the body bytes the middleman managed to write.
-	written  atomic.Int64
-	inflight sync.WaitGroup
+	written atomic.Int64
+	// inflight counts the requests being handled, under mu; idle is
+	// signalled when it drops to zero. (A WaitGroup can't be waited on
+	// while a late request of the last command may still Add to it.)
+	inflight int
+	idle     *sync.Cond
 }
 
 func newHostileLog(t *testing.T) *hostileLog {
@@ -46,6 +50,7 @@ func newHostileLog(t *testing.T) *hostileLog {
 	// fresh one.
 	t.Setenv(client.CacheDirEnv, t.TempDir())
 	h := &hostileLog{dir: t.TempDir(), requests: map[string]int{}}
+	h.idle = sync.NewCond(&h.mu)
 	store, err := publish.OpenDir(h.dir)
 	if err != nil {
 		t.Fatal(err)
@@ -56,10 +61,16 @@ func newHostileLog(t *testing.T) *hostileLog {
 	}
 	handler := publish.Handler(store, nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.inflight.Add(1)
-		defer h.inflight.Done()
 		key := strings.TrimPrefix(r.URL.Path, "/")
 		h.mu.Lock()
+		h.inflight++
+		defer func() {
+			h.mu.Lock()
+			if h.inflight--; h.inflight == 0 {
+				h.idle.Broadcast()
+			}
+			h.mu.Unlock()
+		}()
 		h.requests[key]++
 		n, fault := h.requests[key], h.fault
 		h.mu.Unlock()
@@ -75,9 +86,11 @@ func newHostileLog(t *testing.T) *hostileLog {
 
 // misbehave sets the fault, resetting the counts.
 func (h *hostileLog) misbehave(fault func(w http.ResponseWriter, r *http.Request, key string, n int) bool) {
-	h.inflight.Wait()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	for h.inflight > 0 {
+		h.idle.Wait()
+	}
 	h.fault = fault
 	h.requests = map[string]int{}
 	h.written.Store(0)
@@ -88,7 +101,14 @@ func (h *hostileLog) misbehave(fault func(w http.ResponseWriter, r *http.Request
 func (h *hostileLog) settled(t *testing.T) int64 {
 	t.Helper()
 	done := make(chan struct{})
-	go func() { h.inflight.Wait(); close(done) }()
+	go func() {
+		h.mu.Lock()
+		for h.inflight > 0 {
+			h.idle.Wait()
+		}
+		h.mu.Unlock()
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
