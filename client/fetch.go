@@ -33,7 +33,7 @@ var ErrNotFound = errors.New("not found")
 
 // Fetcher reads a log's objects by key (e.g. "checkpoint",
 // "tile/0/000"). The fetchers of this package refuse an object larger
-// than MaxFetchSize(key) with an error wrapping ErrTooLarge, having read
+// than tiles.MaxObjectSize(key) with an error wrapping ErrTooLarge, having read
 // no more of it than that, so that a log (or anything between it and the
 // client) can't make a client run out of memory.
 type Fetcher interface {

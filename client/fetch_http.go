@@ -15,6 +15,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 
+	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -200,7 +201,7 @@ func (h *HTTPFetcher) attempt(ctx context.Context, key, addr string) ([]byte, er
 		return nil, backoff.Permanent(errors.New(resp.Status))
 	}
 
-	limit := MaxFetchSize(key)
+	limit := tiles.MaxObjectSize(key)
 	body := &progressReader{r: resp.Body, stall: stall, timeout: h.stallTimeout, key: key, max: limit}
 	var data []byte
 	switch enc := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding"))); enc {
@@ -208,7 +209,7 @@ func (h *HTTPFetcher) attempt(ctx context.Context, key, addr string) ([]byte, er
 		if resp.ContentLength > limit {
 			return nil, backoff.Permanent(&TooLargeError{Key: key, Max: limit})
 		}
-		data, err = readLimited(body, key, limit, resp.ContentLength)
+		data, err = bounded.Read(body, key, limit, resp.ContentLength)
 	case "gzip", "x-gzip":
 		// The decompressed size is what is bounded; the compressed bytes
 		// too, so that an endless run of empty gzip members (which
@@ -222,7 +223,7 @@ func (h *HTTPFetcher) attempt(ctx context.Context, key, addr string) ([]byte, er
 		body.left = wire
 		var zr *gzip.Reader
 		if zr, err = gzip.NewReader(body); err == nil {
-			data, err = readLimited(zr, key, limit, 0)
+			data, err = bounded.Read(zr, key, limit, 0)
 		}
 	default:
 		return nil, backoff.Permanent(fmt.Errorf("unsupported Content-Encoding %q", enc))

@@ -11,10 +11,9 @@ import (
 
 // StoreFetcher reads a log straight from its publish.Store, so that a
 // mirror copies a bucket with the sequencer's state, and the sequencer's
-// own tests and tools can audit any backend. An object larger than
-// client.MaxFetchSize allows is refused too: a directory store is read
-// through client.DirFetcher (bounded as it reads), any other only after the
-// backend has read the object whole (publish.Store has no streaming read).
+// own tests and tools can audit any backend. Every store refuses to read
+// an object larger than tiles.MaxObjectSize allows (the Store contract),
+// with an error wrapping client.ErrTooLarge.
 type StoreFetcher struct{ Store publish.Store }
 
 var (
@@ -24,20 +23,11 @@ var (
 
 // Fetch implements client.Fetcher.
 func (s StoreFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
-	if d, ok := s.Store.(*publish.Dir); ok {
-		return client.DirFetcher(d.Root()).Fetch(ctx, key)
-	}
 	data, _, err := s.Store.Read(ctx, key)
 	if errors.Is(err, publish.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", key, client.ErrNotFound)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if limit := client.MaxFetchSize(key); int64(len(data)) > limit {
-		return nil, &client.TooLargeError{Key: key, Max: limit}
-	}
-	return data, nil
+	return data, err
 }
 
 // List implements client.Lister.

@@ -21,6 +21,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -133,7 +134,7 @@ func (d *Dir) link(key, p string, c content, data []byte) (created bool, err err
 	if !errors.Is(err, fs.ErrExist) {
 		return false, fmt.Errorf("couldn't create %s: %w", key, err)
 	}
-	existing, err := os.ReadFile(p)
+	existing, err := readPath(key, p)
 	if err != nil {
 		return false, fmt.Errorf("couldn't read existing %s: %w", key, err)
 	}
@@ -162,6 +163,8 @@ func (d *Dir) Read(ctx context.Context, key string) ([]byte, Version, error) {
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EISDIR):
 		return nil, NoVersion, fmt.Errorf("%s: %w", key, ErrNotExist)
+	case errors.Is(err, bounded.ErrTooLarge), errors.Is(err, bounded.ErrNotRegular):
+		return nil, NoVersion, fmt.Errorf("couldn't read %s: %w", key, err)
 	case err != nil && !errors.As(err, &errno):
 		// os.Root fails with an error of its own, not one of the system,
 		// for a path that escapes it (the error is not exported).
@@ -181,7 +184,26 @@ func (d *Dir) readInRoot(key string) ([]byte, error) {
 		return nil, err
 	}
 	defer root.Close()
-	return root.ReadFile(filepath.FromSlash(key))
+	f, err := root.OpenFile(filepath.FromSlash(key), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readObjectFile(bounded.ReadRegular(f, key, tiles.MaxObjectSize(key)))
+}
+
+// readPath reads the file at p, which holds the object at key.
+func readPath(key, p string) ([]byte, error) {
+	return readObjectFile(bounded.ReadFile(p, tiles.MaxObjectSize(key)))
+}
+
+// readObjectFile is the result of reading an object's file with package
+// bounded, a directory as EISDIR (no object, as for a read of it).
+func readObjectFile(data []byte, fi fs.FileInfo, err error) ([]byte, error) {
+	if err != nil && fi != nil && fi.IsDir() {
+		return nil, syscall.EISDIR
+	}
+	return data, err
 }
 
 // Swap implements Store.
@@ -212,7 +234,7 @@ func (d *Dir) replace(key, p string, old Version, c content) error {
 		return err
 	}
 	defer unlock()
-	current, err := os.ReadFile(p)
+	current, err := readPath(key, p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if old != NoVersion {
@@ -495,7 +517,7 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
 func (d *Dir) Lock(ctx context.Context, holder string) (func(context.Context) error, error) {
 	unlock, err := d.flock(".lease", syscall.LOCK_EX|syscall.LOCK_NB)
 	if errors.Is(err, syscall.EWOULDBLOCK) {
-		by, _ := os.ReadFile(filepath.Join(d.root, ".lease-holder"))
+		by, _ := readPath(".lease-holder", filepath.Join(d.root, ".lease-holder"))
 		return nil, fmt.Errorf("%w (held by %s)", ErrBusy, HolderName(string(by)))
 	}
 	if err != nil {

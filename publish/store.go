@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -26,6 +27,9 @@ var (
 	ErrIntegrity = errors.New("immutable object exists with different content")
 	// ErrBusy: another process holds the lease.
 	ErrBusy = errors.New("lease held by another sequencer")
+	// ErrTooLarge: an object is larger than its kind allows
+	// (tiles.MaxObjectSize); Read refused it.
+	ErrTooLarge = bounded.ErrTooLarge
 )
 
 // Version identifies the content of a mutable object as read, for a later
@@ -60,6 +64,9 @@ type Store interface {
 	Create(ctx context.Context, key string, data []byte) error
 
 	// Read returns an object and its current version, or ErrNotExist.
+	// It reads at most tiles.MaxObjectSize(key) bytes: a larger object
+	// is refused with an error wrapping ErrTooLarge, and nothing is
+	// allocated in proportion to a size the backend reports.
 	Read(ctx context.Context, key string) ([]byte, Version, error)
 
 	// Swap replaces the object at key with data if its current version is

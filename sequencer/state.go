@@ -16,7 +16,7 @@ import (
 )
 
 // StateKey is the object holding the sequencer's state, beside the log.
-const StateKey = "sequencer/state"
+const StateKey = tiles.StatePrefix + "state"
 
 // state is what the sequencer keeps beside the log. The staged batch lives
 // inside it, so that staging a batch and winning the race to append it are

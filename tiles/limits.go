@@ -51,10 +51,21 @@ const (
 	// bytes.
 	MaxKeySize = 4 << 10
 
+	// MaxStateSize bounds an object under StatePrefix, the sequencer's
+	// state beside the log (not one of the log's objects; a mirror copies
+	// it from a store the operator controls). A staged batch holds a line
+	// of about 250 bytes per record, 25 MB at the default batch size: 1 GiB
+	// is some four million records, and the sequencer refuses to stage a
+	// larger batch.
+	MaxStateSize = 1 << 30
+
 	// MaxOtherSize bounds any other object, such as an alarm (a small
 	// JSON document).
 	MaxOtherSize = 1 << 20
 )
+
+// StatePrefix is where the sequencer keeps its state beside the log.
+const StatePrefix = "sequencer/"
 
 // MaxObjectSize returns the largest size a valid object at key can have
 // (see the constants above). For a tile or bundle it is computed from the
@@ -79,6 +90,8 @@ func MaxObjectSize(key string) int64 {
 		return MaxIndexSize
 	case strings.HasPrefix(key, ProjectListPrefix), strings.HasPrefix(key, FilenamesPrefix):
 		return MaxListSize
+	case strings.HasPrefix(key, StatePrefix):
+		return MaxStateSize
 	}
 	return MaxOtherSize
 }

@@ -35,6 +35,8 @@ func TestMaxObjectSize(t *testing.T) {
 		{"tile/0/000.p/0", 1 << 20},
 		{"tile/data/000", 1 << 20},
 		{"alarms/0123.json", 1 << 20},
+		{"sequencer/state", 1 << 30},
+		{"sequencer/lease", 1 << 30},
 		{"checkpoint.old", 1 << 20},
 		{"", 1 << 20},
 	}

@@ -101,7 +101,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -115,6 +114,7 @@ import (
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
 
+	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
@@ -320,7 +320,13 @@ func (s *Store) read(ctx context.Context, name string) ([]byte, int64, error) {
 		return nil, 0, err
 	}
 	defer r.Close()
-	data, err := io.ReadAll(r)
+	// At most what the object's kind allows: refused from the size the
+	// bucket reports, and while reading.
+	limit := tiles.MaxObjectSize(name)
+	if r.Attrs.Size > limit {
+		return nil, 0, &bounded.TooLargeError{Key: name, Max: limit}
+	}
+	data, err := bounded.Read(r, name, limit, r.Attrs.Size)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/tiles"
 )
 
 // Run checks that the store returned by newStore keeps the publish.Store
@@ -80,6 +81,25 @@ func Run(t *testing.T, newStore func(t *testing.T) publish.Store) {
 		s := newStore(t)
 		if _, _, err := s.Read(ctx, "checkpoint"); !errors.Is(err, publish.ErrNotExist) {
 			t.Fatalf("Read of a missing object: got %v, want ErrNotExist", err)
+		}
+	})
+
+	t.Run("ReadIsBounded", func(t *testing.T) {
+		s := newStore(t)
+		// An alarm is bounded by tiles.MaxOtherSize: one byte more is
+		// refused, whatever the backend reports.
+		key := "alarms/big.json"
+		for _, n := range []int64{tiles.MaxOtherSize, tiles.MaxOtherSize + 1} {
+			if _, err := s.Swap(ctx, key, mustVersion(t, s, key), bytes.Repeat([]byte{'x'}, int(n))); err != nil {
+				t.Fatalf("Swap of %d bytes: %v", n, err)
+			}
+			data, _, err := s.Read(ctx, key)
+			switch {
+			case n <= tiles.MaxObjectSize(key) && (err != nil || int64(len(data)) != n):
+				t.Fatalf("Read of %d bytes: %d bytes, %v", n, len(data), err)
+			case n > tiles.MaxObjectSize(key) && (!errors.Is(err, publish.ErrTooLarge) || data != nil):
+				t.Fatalf("Read of %d bytes: %d bytes, %v; want ErrTooLarge", n, len(data), err)
+			}
 		}
 	})
 
@@ -366,4 +386,15 @@ func (f *Faulty) WriteGroup(ctx context.Context, ws []publish.Write, concurrency
 		return nil, fmt.Errorf("group write %s: %w", ws[failed].Key, ErrInjected)
 	}
 	return versions, nil
+}
+
+// mustVersion returns the version of the object at key, NoVersion if
+// there is none.
+func mustVersion(t *testing.T, s publish.Store, key string) publish.Version {
+	t.Helper()
+	_, v, err := s.Read(context.Background(), key)
+	if err != nil && !errors.Is(err, publish.ErrNotExist) {
+		t.Fatalf("Read %s: %v", key, err)
+	}
+	return v
 }

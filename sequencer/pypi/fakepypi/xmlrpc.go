@@ -34,6 +34,9 @@ func (v xmlIntArgs) int64() (int64, error) {
 	return strconv.ParseInt(strings.TrimSpace(s), 10, 64)
 }
 
+// maxXMLRPCRequest bounds the body of an XML-RPC call.
+const maxXMLRPCRequest = 64 << 10
+
 func (s *Server) serveXMLRPC(r *http.Request) response {
 	if r.Method != http.MethodPost {
 		return response{
@@ -42,7 +45,8 @@ func (s *Server) serveXMLRPC(r *http.Request) response {
 			body:   []byte("405 Method Not Allowed\n"),
 		}
 	}
-	body, err := io.ReadAll(r.Body)
+	// A call is a method name and a few integers: 64 KiB is far more.
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxXMLRPCRequest))
 	if err != nil {
 		return xmlrpcFault("couldn't read request: " + err.Error())
 	}
