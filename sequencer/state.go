@@ -171,6 +171,10 @@ func swapState(ctx context.Context, store publish.Store, old publish.Version, st
 	if err != nil {
 		return old, err
 	}
+	// A state no store would read back would stop every later run.
+	if limit := tiles.MaxObjectSize(StateKey); int64(len(data)) > limit {
+		return old, fmt.Errorf("couldn't stage the batch: its state is %d bytes, more than the %d a store reads back (use a smaller batch)", len(data), limit)
+	}
 	v, err := store.Swap(ctx, StateKey, old, data)
 	if errors.Is(err, publish.ErrConflict) {
 		return old, fmt.Errorf("%w: the sequencer state changed under us (another sequencer ran): %v", publish.ErrBusy, err)
