@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -94,9 +95,9 @@ func (c *logCache) read(key string) ([]byte, bool) {
 	if tiles.CheckKey(key) != nil {
 		return nil, false
 	}
-	data, err := os.ReadFile(c.path(key))
+	data, err := readFSObject(os.DirFS(c.dir), key)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, ErrNotFound) {
 			c.logger.Warn("couldn't read from the cache", "key", key, "err", err)
 		}
 		return nil, false
@@ -211,7 +212,7 @@ func (c *logCache) lockCheckpoint() (unlock func(), err error) {
 
 // readCheckpoint returns the cached checkpoint, nil if there is none.
 func (c *logCache) readCheckpoint() ([]byte, error) {
-	data, err := os.ReadFile(c.checkpointPath())
+	data, _, err := bounded.ReadFile(c.checkpointPath(), tiles.MaxCheckpointSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

@@ -1,13 +1,13 @@
 package lockfile
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+
+	"github.com/pysumdb/pysumdb/internal/bounded"
 )
 
 // MaxFileSize bounds the size of a lockfile and of each file it includes:
@@ -27,31 +27,14 @@ func readRegularFile(path string) ([]byte, error) {
 
 // readRegularFileLimit is readRegularFile with a bound of limit bytes.
 func readRegularFileLimit(path string, limit int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !info.Mode().IsRegular() {
+	data, info, err := bounded.ReadFile(path, limit)
+	switch {
+	case errors.Is(err, bounded.ErrNotRegular):
 		return nil, fmt.Errorf("%s is %s, not a regular file", path, describeFileType(info.Mode()))
-	}
-	if info.Size() > limit {
+	case errors.Is(err, bounded.ErrTooLarge):
 		return nil, tooLarge(path, limit)
 	}
-	// The size may change while reading: read one byte more than allowed
-	// to tell.
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, tooLarge(path, limit)
-	}
-	return data, nil
+	return data, err
 }
 
 func tooLarge(path string, limit int64) error {

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -69,21 +70,12 @@ overwritten); the verifier key, which clients pin, is printed.`,
 // refusing would stop a running log, but with a warning on stderr saying
 // what to run.
 func readSignerKey(path string, stderr io.Writer) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", usagef("couldn't read key file: %v", err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return "", usagef("couldn't read key file: %v", err)
-	}
-	if !info.Mode().IsRegular() {
-		return "", usagef("key file %s is not a regular file", path)
-	}
 	// A key file is one line of about a hundred bytes.
-	data, err := io.ReadAll(io.LimitReader(f, 64<<10))
-	if err != nil {
+	data, info, err := bounded.ReadFile(path, 64<<10)
+	switch {
+	case errors.Is(err, bounded.ErrNotRegular):
+		return "", usagef("key file %s is not a regular file", path)
+	case err != nil:
 		return "", usagef("couldn't read key file: %v", err)
 	}
 	skey := strings.TrimSpace(string(data))
@@ -110,7 +102,7 @@ func readVerifierKey(arg string) (string, error) {
 	if _, err := note.NewVerifier(arg); err == nil {
 		return arg, nil
 	}
-	data, err := os.ReadFile(arg)
+	data, _, err := bounded.ReadFile(arg, tiles.MaxKeySize)
 	if err != nil {
 		return "", usagef("--vkey %q is neither a verifier key nor a readable file", arg)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
@@ -66,6 +66,9 @@ type openedLogs struct {
 	logs      []*client.Log
 }
 
+// maxConfigSize bounds the logs configuration: a few lines a log.
+const maxConfigSize = 1 << 20
+
 // open reads the flags (or the configuration file) and opens the logs with
 // the cache.
 func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, error) {
@@ -74,7 +77,7 @@ func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, err
 	case f.config != "" && (c.Flags().Changed("log") || c.Flags().Changed("vkey")):
 		return nil, usagef("%s takes --config or --log and --vkey, not both", c.Name())
 	case f.config != "":
-		data, err := os.ReadFile(f.config)
+		data, _, err := bounded.ReadFile(f.config, maxConfigSize)
 		if err != nil {
 			return nil, usagef("couldn't read the configuration: %v", err)
 		}
