@@ -14,6 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/seqtest"
@@ -27,11 +28,11 @@ var barRecords = []sequencer.Record{
 	{Project: "bar", Filename: "bar-2.0.tar.gz", SHA256: [32]byte(bytes.Repeat([]byte{0xcd}, 32)), Size: 11, UploadTime: "-"},
 }
 
-// newBarLog is newLog with barRecords appended: 702 entries (the sequencer
+// newBarLog is clienttest.NewStoreLog with barRecords appended: 702 entries (the sequencer
 // sorts a batch: bar-2.0.tar.gz is leaf 700, baz-1.0.tar.gz leaf 701).
 func newBarLog(t *testing.T) (*publish.Dir, string, string) {
 	t.Helper()
-	store, skey, vkey := newLog(t)
+	store, skey, vkey := clienttest.NewStoreLog(t)
 	if _, err := seqtest.Append(context.Background(), store, skey, barRecords, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -42,22 +43,8 @@ func newBarLog(t *testing.T) (*publish.Dir, string, string) {
 func barLogs(t *testing.T) func(t *testing.T) (*publish.Dir, string, string) {
 	base, skey, vkey := newBarLog(t)
 	return func(t *testing.T) (*publish.Dir, string, string) {
-		return copyLog(t, base), skey, vkey
+		return clienttest.CopyStore(t, base), skey, vkey
 	}
-}
-
-// copyLog copies a log's directory.
-func copyLog(t *testing.T, store *publish.Dir) *publish.Dir {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "log")
-	if err := os.CopyFS(dir, os.DirFS(store.Root())); err != nil {
-		t.Fatal(err)
-	}
-	copied, err := publish.OpenDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return copied
 }
 
 // auditWays audits store from its directory (listable) and over HTTP.
@@ -134,20 +121,6 @@ func auditKeys(t *testing.T, skey string) (note.Signer, note.Verifier) {
 	return signer, verifier
 }
 
-// auditPut writes a mutable object whatever it holds, as the log's operator
-// could.
-func auditPut(t *testing.T, store publish.Store, key string, data []byte) {
-	t.Helper()
-	ctx := context.Background()
-	_, v, err := store.Read(ctx, key)
-	if err != nil && !errors.Is(err, publish.ErrNotExist) {
-		t.Fatal(err)
-	}
-	if _, err := store.Swap(ctx, key, v, data); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // rewriteProjectList re-signs a shard of the project list after edit (a
 // missing shard starts empty, at the checkpoint's size).
 func rewriteProjectList(t *testing.T, store *publish.Dir, skey, shard string, edit func(*tiles.ProjectList)) {
@@ -165,7 +138,7 @@ func rewriteProjectList(t *testing.T, store *publish.Dir, skey, shard string, ed
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditPut(t, store, tiles.ProjectListKey(shard), signed)
+	clienttest.Put(t, store, tiles.ProjectListKey(shard), signed)
 }
 
 // rewriteFilenameNote re-signs a filename note after edit (a missing note
@@ -185,7 +158,7 @@ func rewriteFilenameNote(t *testing.T, store *publish.Dir, skey, home string, ed
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditPut(t, store, tiles.FilenamesKey(home), signed)
+	clienttest.Put(t, store, tiles.FilenamesKey(home), signed)
 }
 
 // auditWriteIndex signs and writes a whole index.
@@ -197,7 +170,7 @@ func auditWriteIndex(t *testing.T, store *publish.Dir, skey string, x tiles.Inde
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditPut(t, store, tiles.IndexKey(x.Project), signed)
+	clienttest.Put(t, store, tiles.IndexKey(x.Project), signed)
 }
 
 func auditCheckpointSize(t *testing.T, store *publish.Dir, verifier note.Verifier) int64 {
@@ -277,14 +250,14 @@ func TestAuditChecksTheProjectList(t *testing.T) {
 	})
 	t.Run("not a shard", func(t *testing.T) {
 		store, _, vkey := newBarLog(t)
-		auditPut(t, store, "projects/bar", []byte("x"))
+		clienttest.Put(t, store, "projects/bar", []byte("x"))
 		auditWays(t, store, vkey)["dir"].wantProblem(t, "from the directory", "projects/bar: not a shard of the project list")
 	})
 	t.Run("forged shard", func(t *testing.T) {
 		store, _, vkey := newBarLog(t)
 		data, _, _ := store.Read(context.Background(), "projects/ba")
 		data[len(data)/3] ^= 1
-		auditPut(t, store, "projects/ba", data)
+		clienttest.Put(t, store, "projects/ba", data)
 		for how, r := range auditWays(t, store, vkey) {
 			r.wantProblem(t, how, "projects/ba: ")
 		}
@@ -399,7 +372,7 @@ func TestAuditIndexLinesBeyondTheCheckpoint(t *testing.T) {
 		return l
 	}
 	add := func(t *testing.T, store *publish.Dir, skey, project string, lines ...tiles.IndexLine) {
-		rewriteIndex(t, store, skey, project, func(x *tiles.Index) {
+		clienttest.RewriteIndex(t, store, skey, project, func(x *tiles.Index) {
 			x.Lines = append(x.Lines, lines...)
 			x.TreeSize = lines[len(lines)-1].Leaf + 1
 		})
@@ -503,7 +476,7 @@ func TestAuditInterruptedBatch(t *testing.T) {
 // audit must fail on what is missing without allocating in proportion to
 // the claim (issue 10, item 10: 2^33 made it allocate 274 GB).
 func TestAuditHugeClaimedSize(t *testing.T) {
-	store, skey, vkey := newLog(t)
+	store, skey, vkey := clienttest.NewStoreLog(t)
 	signer, _ := auditKeys(t, skey)
 	for _, n := range []int64{1 << 33, tiles.MaxTreeSize} {
 		var cp tiles.Checkpoint
@@ -513,7 +486,7 @@ func TestAuditHugeClaimedSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		auditPut(t, store, tiles.CheckpointKey, signed)
+		clienttest.Put(t, store, tiles.CheckpointKey, signed)
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
 		_, err = audit(t, client.DirFetcher(store.Root()), vkey)

@@ -5,64 +5,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/pysumdb/pysumdb/client"
-	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/sequencer/seqtest"
 	"github.com/pysumdb/pysumdb/tiles"
 )
-
-// newLog builds a log of 700 entries over three batches (so it holds old
-// partial tiles too) and returns its store and keys.
-func newLog(t *testing.T) (*publish.Dir, string, string) {
-	t.Helper()
-	store, err := publish.OpenDir(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	skey, vkey := seqtest.NewKey(t)
-	for _, b := range [][2]int{{0, 100}, {100, 200}, {300, 400}} {
-		if _, err := seqtest.Append(context.Background(), store, skey, seqtest.Records(b[0], b[1]), ""); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return store, skey, vkey
-}
-
-// rewriteIndex re-signs a project's index after edit: signed evidence of a
-// misbehaving log, as opposed to a broken signature.
-func rewriteIndex(t *testing.T, store publish.Store, skey, project string, edit func(*tiles.Index)) {
-	t.Helper()
-	ctx := context.Background()
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vkey, _ := tiles.VerifierKey(skey)
-	verifier, _ := note.NewVerifier(vkey)
-	data, v, err := store.Read(ctx, tiles.IndexKey(project))
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := tiles.OpenIndex(data, verifier, project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	edit(&x)
-	signed, err := tiles.SignIndex(x, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := store.Swap(ctx, tiles.IndexKey(project), v, signed); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func audit(t *testing.T, fetch client.Fetcher, vkey string) (*client.AuditReport, error) {
 	t.Helper()
@@ -92,11 +42,11 @@ func TestAuditFindsSignedLies(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			store, skey, vkey := newLog(t)
+			store, skey, vkey := clienttest.NewStoreLog(t)
 			if _, err := audit(t, client.DirFetcher(store.Root()), vkey); err != nil {
 				t.Fatalf("audit before the lie: %v", err)
 			}
-			rewriteIndex(t, store, skey, "project-5", tc.edit)
+			clienttest.RewriteIndex(t, store, skey, "project-5", tc.edit)
 			rep, err := audit(t, client.DirFetcher(store.Root()), vkey)
 			if !errors.Is(err, tiles.ErrVerification) {
 				t.Fatalf("audit: %v, want a verification error", err)
@@ -109,7 +59,7 @@ func TestAuditFindsSignedLies(t *testing.T) {
 }
 
 func TestAuditChecksOldPartialTiles(t *testing.T) {
-	store, _, vkey := newLog(t)
+	store, _, vkey := clienttest.NewStoreLog(t)
 	ctx := context.Background()
 	// The tree was 100 entries once: tile/0/000.p/100 must be a prefix
 	// of tile/0/000.
@@ -119,7 +69,7 @@ func TestAuditChecksOldPartialTiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	data[5] ^= 1
-	if err := writeRaw(store, key, data); err != nil {
+	if err := clienttest.WriteRaw(store, key, data); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := audit(t, client.DirFetcher(store.Root()), vkey)
@@ -129,8 +79,8 @@ func TestAuditChecksOldPartialTiles(t *testing.T) {
 }
 
 func TestLookupCatchesAnIndexPointingElsewhere(t *testing.T) {
-	store, skey, vkey := newLog(t)
-	rewriteIndex(t, store, skey, "project-5", func(x *tiles.Index) { x.Lines[0].Leaf = 0 })
+	store, skey, vkey := clienttest.NewStoreLog(t)
+	clienttest.RewriteIndex(t, store, skey, "project-5", func(x *tiles.Index) { x.Lines[0].Leaf = 0 })
 	l, err := client.NewLog(client.DirFetcher(store.Root()), vkey)
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +97,7 @@ func TestLookupCatchesAnIndexPointingElsewhere(t *testing.T) {
 }
 
 func TestLookupNotYetProvable(t *testing.T) {
-	store, skey, vkey := newLog(t)
+	store, skey, vkey := clienttest.NewStoreLog(t)
 	// An index fresher than the checkpoint a client read: lines at or
 	// beyond the checkpoint size are not an error.
 	l, _ := client.NewLog(client.DirFetcher(store.Root()), vkey)
@@ -176,18 +126,12 @@ func TestLookupNotYetProvable(t *testing.T) {
 	}
 }
 
-// writeRaw overwrites an object behind the store's back, as an attacker
-// with access to the bucket would.
-func writeRaw(store *publish.Dir, key string, data []byte) error {
-	return os.WriteFile(filepath.Join(store.Root(), filepath.FromSlash(key)), data, 0o644)
-}
-
 // AuditVerified returns what the audit verified, for a mirror: the signed
 // checkpoint, a digest of every tile and bundle the log holds, every index
 // and note; and nothing once the audit fails.
 func TestAuditVerified(t *testing.T) {
 	ctx := context.Background()
-	store, skey, vkey := newLog(t)
+	store, skey, vkey := clienttest.NewStoreLog(t)
 	l, err := client.NewLog(client.DirFetcher(store.Root()), vkey)
 	if err != nil {
 		t.Fatal(err)
@@ -221,7 +165,7 @@ func TestAuditVerified(t *testing.T) {
 		}
 	}
 
-	rewriteIndex(t, store, skey, "project-5", func(x *tiles.Index) { x.Lines = x.Lines[1:] })
+	clienttest.RewriteIndex(t, store, skey, "project-5", func(x *tiles.Index) { x.Lines = x.Lines[1:] })
 	if _, ver, err := l.AuditVerified(ctx, nil); !client.IsSecurityError(err) || ver != nil {
 		t.Fatalf("audit of a lying log: %v, verified %v", err, ver != nil)
 	}

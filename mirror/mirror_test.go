@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/mirror"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer/seqtest"
@@ -22,7 +23,7 @@ import (
 
 func TestMirror(t *testing.T) {
 	ctx := context.Background()
-	src, skey, vkey := newLog(t)
+	src, skey, vkey := clienttest.NewStoreLog(t)
 	// Over HTTP (no listing) and from a directory (with the state).
 	srv := httptest.NewServer(publish.Handler(src, nil))
 	defer srv.Close()
@@ -63,10 +64,10 @@ func TestMirror(t *testing.T) {
 
 func TestMirrorRefusesATamperedLog(t *testing.T) {
 	ctx := context.Background()
-	src, _, vkey := newLog(t)
+	src, _, vkey := clienttest.NewStoreLog(t)
 	data, _, _ := src.Read(ctx, "tile/0/001")
 	data[40] ^= 1
-	if err := writeRaw(src, "tile/0/001", data); err != nil {
+	if err := clienttest.WriteRaw(src, "tile/0/001", data); err != nil {
 		t.Fatal(err)
 	}
 	dst, _ := publish.OpenDir(t.TempDir())
@@ -114,9 +115,9 @@ func mirrorLog(t *testing.T, src *publish.Dir, dst publish.Store, vkey string) (
 // were replaced by older ones first).
 func TestMirrorRefusesAStaleOrForkedSource(t *testing.T) {
 	ctx := context.Background()
-	src, skey, vkey := newLog(t)
-	stale := copyLog(t, src)
-	forked := copyLog(t, src)
+	src, skey, vkey := clienttest.NewStoreLog(t)
+	stale := clienttest.CopyStore(t, src)
+	forked := clienttest.CopyStore(t, src)
 	if _, err := seqtest.Append(ctx, src, skey, seqtest.Records(1000, 300), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -166,11 +167,11 @@ func TestMirrorWritesNothingUnverified(t *testing.T) {
 			orig, _, _ := src.Read(ctx, key)
 			data := bytes.Clone(orig)
 			data[100] ^= 1
-			if err := writeRaw(src, key, data); err != nil {
+			if err := clienttest.WriteRaw(src, key, data); err != nil {
 				t.Fatal(err)
 			}
 			return func() {
-				if err := writeRaw(src, key, orig); err != nil {
+				if err := clienttest.WriteRaw(src, key, orig); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -197,15 +198,15 @@ func TestMirrorWritesNothingUnverified(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := writeRaw(src, "tile/entries/000", bundle); err != nil {
+			if err := clienttest.WriteRaw(src, "tile/entries/000", bundle); err != nil {
 				t.Fatal(err)
 			}
-			if err := writeRaw(src, "tile/0/000", tiles.LeafHashes(entries)); err != nil {
+			if err := clienttest.WriteRaw(src, "tile/0/000", tiles.LeafHashes(entries)); err != nil {
 				t.Fatal(err)
 			}
 			return func() {
 				for key, data := range undo {
-					if err := writeRaw(src, key, data); err != nil {
+					if err := clienttest.WriteRaw(src, key, data); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -213,13 +214,13 @@ func TestMirrorWritesNothingUnverified(t *testing.T) {
 		},
 		"an index": func(t *testing.T, src *publish.Dir, skey string) func() {
 			orig, _, _ := src.Read(ctx, tiles.IndexKey("project-36"))
-			rewriteIndex(t, src, skey, "project-36", func(x *tiles.Index) { x.Lines[1].SHA256[3] ^= 1 })
-			return func() { auditPut(t, src, tiles.IndexKey("project-36"), orig) }
+			clienttest.RewriteIndex(t, src, skey, "project-36", func(x *tiles.Index) { x.Lines[1].SHA256[3] ^= 1 })
+			return func() { clienttest.Put(t, src, tiles.IndexKey("project-36"), orig) }
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			src, skey, vkey := newLog(t)
-			older := copyLog(t, src)
+			src, skey, vkey := clienttest.NewStoreLog(t)
+			older := clienttest.CopyStore(t, src)
 			if _, err := seqtest.Append(ctx, src, skey, seqtest.Records(1000, 300), ""); err != nil {
 				t.Fatal(err)
 			}
@@ -256,12 +257,12 @@ func emptyDir(t *testing.T) *publish.Dir {
 // An index the destination holds for a larger tree size (a batch of its
 // own not yet published) is never replaced by the source's older one.
 func TestMirrorKeepsNewerIndexes(t *testing.T) {
-	src, skey, vkey := newLog(t)
+	src, skey, vkey := clienttest.NewStoreLog(t)
 	dst := emptyDir(t)
 	if _, err := mirrorLog(t, src, dst, vkey); err != nil {
 		t.Fatal(err)
 	}
-	rewriteIndex(t, dst, skey, "project-5", func(x *tiles.Index) {
+	clienttest.RewriteIndex(t, dst, skey, "project-5", func(x *tiles.Index) {
 		l := x.Lines[0]
 		l.Leaf, l.Filename = 700, "project_5-9999.0-py3-none-any.whl"
 		x.Lines, x.TreeSize = append(x.Lines, l), 701
@@ -295,7 +296,7 @@ func (c *conflictingStore) Swap(ctx context.Context, key string, old publish.Ver
 // A destination that keeps changing under the mirror makes it fail after a
 // few tries, not loop.
 func TestMirrorRetriesAreBounded(t *testing.T) {
-	src, _, vkey := newLog(t)
+	src, _, vkey := clienttest.NewStoreLog(t)
 	for _, prefix := range []string{"index/", "projects/", tiles.CheckpointKey, "sequencer/"} {
 		t.Run(prefix, func(t *testing.T) {
 			dst := &conflictingStore{Store: emptyDir(t), prefix: prefix}
