@@ -24,6 +24,8 @@ type Log struct {
 	vkey     string
 	// cache is nil unless UseCache was called.
 	cache *logCache
+	// witnesses is nil unless RequireWitnesses was called.
+	witnesses *WitnessPolicy
 
 	mu    sync.Mutex
 	tiles map[string]*tileFetch
@@ -72,16 +74,26 @@ func (l *Log) TilesFromCache() int64 { return l.fromCache.Load() }
 // Origin returns the log's origin, its key's name.
 func (l *Log) Origin() string { return l.verifier.Name() }
 
-// Checkpoint fetches and verifies the log's checkpoint. It returns the
-// signed note too, as evidence for reports.
+// Checkpoint fetches and verifies the log's checkpoint, and its
+// cosignatures if RequireWitnesses was called. It returns the signed note
+// too, as evidence for reports.
 func (l *Log) Checkpoint(ctx context.Context) (tiles.Checkpoint, []byte, error) {
 	data, err := l.fetch.Fetch(ctx, tiles.CheckpointKey)
 	if err != nil {
 		return tiles.Checkpoint{}, nil, fmt.Errorf("couldn't fetch checkpoint: %w", err)
 	}
-	c, _, err := tiles.OpenCheckpoint(data, l.verifier)
+	var witnesses []note.Verifier
+	if l.witnesses != nil {
+		witnesses = l.witnesses.witnesses
+	}
+	c, n, err := tiles.OpenCheckpoint(data, l.verifier, witnesses...)
 	if err != nil {
 		return tiles.Checkpoint{}, data, fmt.Errorf("%w: checkpoint of %s: %v", tiles.ErrVerification, l.Origin(), err)
+	}
+	if l.witnesses != nil {
+		if err := l.witnesses.check(l.Origin(), c.N, n); err != nil {
+			return tiles.Checkpoint{}, data, err
+		}
 	}
 	return c, data, nil
 }

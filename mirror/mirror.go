@@ -61,6 +61,11 @@ func NewSource(fetch client.Fetcher, vkey string) (*Source, error) {
 	return &Source{fetch: fetch, log: l, verifier: v, vkey: vkey}, nil
 }
 
+// RequireWitnesses makes Mirror copy only a checkpoint that p's quorum of
+// witnesses cosigned (see client.Log.RequireWitnesses). Call it before
+// Mirror.
+func (s *Source) RequireWitnesses(p *client.WitnessPolicy) { s.log.RequireWitnesses(p) }
+
 // Origin returns the log's origin, its key's name.
 func (s *Source) Origin() string { return s.log.Origin() }
 

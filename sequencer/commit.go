@@ -69,7 +69,7 @@ func (s *Sequencer) finish(ctx context.Context, b *stagedBatch, stage func() err
 		return err
 	}
 	if tree.N == b.Start {
-		if err := s.publishCheckpoint(ctx, cpVer, newTree); err != nil {
+		if err := s.publishCheckpoint(ctx, cpVer, b.Start, newTree); err != nil {
 			return err
 		}
 	} else {
@@ -85,12 +85,21 @@ func (s *Sequencer) finish(ctx context.Context, b *stagedBatch, stage func() err
 	return nil
 }
 
-// publishCheckpoint signs tree and swaps it in as the checkpoint, if the
-// checkpoint is still at version old.
-func (s *Sequencer) publishCheckpoint(ctx context.Context, old publish.Version, tree tlog.Tree) error {
+// publishCheckpoint signs tree, has it cosigned by the witnesses, and
+// swaps it in as the checkpoint, if the checkpoint is still at version old
+// (the checkpoint of size oldSize).
+func (s *Sequencer) publishCheckpoint(ctx context.Context, old publish.Version, oldSize int64, tree tlog.Tree) error {
 	signed, err := tiles.SignCheckpoint(tiles.Checkpoint{Origin: s.signer.Name(), Tree: tree}, s.signer)
 	if err != nil {
 		return fmt.Errorf("couldn't sign checkpoint: %w", err)
+	}
+	if s.cosigner != nil {
+		// The tiles and indexes are written: witnesses may check the
+		// consistency proof, and a crash after they cosigned is replayed
+		// into the same checkpoint, which they cosign again.
+		var n int
+		signed, n = s.cosigner.cosign(ctx, s.log, s, signed, nil, tree, oldSize)
+		s.log.Info("checkpoint cosigned", "size", tree.N, "cosignatures", n, "witnesses", len(s.cosigner.witnesses))
 	}
 	if _, err := s.cfg.Store.Swap(ctx, tiles.CheckpointKey, old, signed); err != nil {
 		if errors.Is(err, publish.ErrConflict) {

@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -64,6 +65,18 @@ type Config struct {
 	Holder string
 	// Now returns the time alarms are stamped with; nil means time.Now.
 	Now func() time.Time
+	// Witnesses are asked to cosign every new checkpoint (C2SP
+	// tlog-witness), which is published with the cosignatures that verify;
+	// none, it is published with the log's signature alone.
+	Witnesses []Witness
+	// WitnessTimeout bounds the exchange with each witness for one
+	// checkpoint; 0 means DefaultWitnessTimeout. A witness that is down or
+	// slow never stops a batch: the checkpoint is published without its
+	// cosignature, and the next run asks it again.
+	WitnessTimeout time.Duration
+	// WitnessClient sends the add-checkpoint requests; nil means a client
+	// of its own.
+	WitnessClient *http.Client
 }
 
 // Sequencer appends batches to one log. It holds the store's lease from
@@ -75,6 +88,8 @@ type Sequencer struct {
 	vkey     string
 	log      *slog.Logger
 	release  func(context.Context) error
+	// cosigner is nil unless Config.Witnesses lists witnesses.
+	cosigner *cosigner
 	st       *state
 	stVer    publish.Version
 
@@ -123,11 +138,17 @@ func Open(ctx context.Context, cfg Config) (*Sequencer, error) {
 	if err != nil {
 		return nil, err
 	}
+	var cosign *cosigner
+	if len(cfg.Witnesses) > 0 {
+		if cosign, err = newCosigner(cfg); err != nil {
+			return nil, err
+		}
+	}
 	release, err := cfg.Store.Lock(ctx, cfg.Holder)
 	if err != nil {
 		return nil, err
 	}
-	s := &Sequencer{cfg: cfg, signer: signer, verifier: verifier, vkey: vkey,
+	s := &Sequencer{cfg: cfg, signer: signer, verifier: verifier, vkey: vkey, cosigner: cosign,
 		log: cfg.Logger.With("origin", signer.Name()), release: release}
 	if err := s.open(ctx); err != nil {
 		s.Close(ctx)
@@ -252,7 +273,7 @@ func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.Ra
 			s.st = next
 		}
 		s.log.Info("nothing new to log", "size", res.TreeSize, "duplicates", res.Duplicates, "alarms", len(res.Alarms))
-		return res, nil
+		return res, s.recosign(ctx)
 	}
 
 	b := &stagedBatch{Start: s.st.TreeSize, Records: fresh, Cursor: cursor}

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -98,12 +99,23 @@ func SignCheckpoint(c Checkpoint, signer note.Signer) ([]byte, error) {
 }
 
 // OpenCheckpoint verifies a signed checkpoint with the log's verifier and
-// parses it. Cosignatures by other keys are kept in the returned note but
-// not checked. The origin must be the verifier's name.
-func OpenCheckpoint(msg []byte, verifier note.Verifier) (Checkpoint, *note.Note, error) {
-	n, err := note.Open(msg, note.VerifierList(verifier))
+// parses it. The log's signature must be there and valid; so must be every
+// cosignature by one of witnesses (a cosignature/v1 verifier of
+// NewCosignatureVerifier each): the returned note's Sigs then hold the
+// log's signature and the witnesses' cosignatures found, UnverifiedSigs
+// those by other keys, which are not checked. The origin must be the
+// verifier's name.
+func OpenCheckpoint(msg []byte, verifier note.Verifier, witnesses ...note.Verifier) (Checkpoint, *note.Note, error) {
+	n, err := note.Open(msg, note.VerifierList(append([]note.Verifier{verifier}, witnesses...)...))
 	if err != nil {
 		return Checkpoint{}, nil, fmt.Errorf("checkpoint signature: %w", err)
+	}
+	// note.Open accepts a note that any one known key signed: a witness's
+	// cosignature alone must not pass for the log's signature.
+	if !slices.ContainsFunc(n.Sigs, func(s note.Signature) bool {
+		return s.Name == verifier.Name() && s.Hash == verifier.KeyHash()
+	}) {
+		return Checkpoint{}, nil, fmt.Errorf("checkpoint signature: not signed by the log's key %s", verifier.Name())
 	}
 	c, err := ParseCheckpoint(n.Text)
 	if err != nil {

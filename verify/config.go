@@ -8,6 +8,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -26,6 +27,14 @@ var ErrBadConfig = errors.New("bad log configuration")
 //	[[log]]
 //	url = "https://mirror.example.net/pysumdb/"
 //	vkey = "mirror.example.net/pysumdb+5e6f7a8b+DeF..."
+//
+//	witness_quorum = 2
+//
+//	[[witness]]
+//	vkey = "witness.example.com+9a8b7c6d+BGh..."
+//
+//	[[witness]]
+//	vkey = "witness.example.net+1f2e3d4c+BAb..."
 type Config struct {
 	// Quorum is how many logs must prove an artifact's hash for it to be
 	// verified: 1 to the number of logs. It may be left out only when
@@ -33,6 +42,23 @@ type Config struct {
 	Quorum int `toml:"quorum"`
 	// Logs are the logs, each with its own origin.
 	Logs []LogConfig `toml:"log"`
+	// WitnessQuorum is how many of Witnesses must have cosigned every
+	// log's checkpoint: 1 to the number of witnesses; left out, all of
+	// them.
+	WitnessQuorum int `toml:"witness_quorum"`
+	// Witnesses are the witnesses (C2SP tlog-witness) whose cosignatures
+	// the logs' checkpoints need; none, no cosignature is needed.
+	Witnesses []WitnessConfig `toml:"witness"`
+}
+
+// WitnessConfig is one witness of a Config.
+type WitnessConfig struct {
+	// VKey is the witness's cosignature/v1 verifier key.
+	VKey string `toml:"vkey"`
+	// URL is where the witness takes add-checkpoint requests: what a log's
+	// sequencer needs, so that one file can list the witnesses for both;
+	// clients don't use it.
+	URL string `toml:"url"`
 }
 
 // LogConfig is one log of a Config.
@@ -96,5 +122,36 @@ func (c *Config) Check() error {
 	if c.Quorum < 1 || c.Quorum > len(c.Logs) {
 		return fmt.Errorf("%w: quorum = %d, want 1 to %d (the number of logs)", ErrBadConfig, c.Quorum, len(c.Logs))
 	}
+	if len(c.Witnesses) == 0 {
+		if c.WitnessQuorum != 0 {
+			return fmt.Errorf("%w: witness_quorum = %d, but no [[witness]] is listed", ErrBadConfig, c.WitnessQuorum)
+		}
+		return nil
+	}
+	if _, err := c.WitnessPolicy(); err != nil {
+		return err
+	}
+	if c.WitnessQuorum == 0 {
+		c.WitnessQuorum = len(c.Witnesses)
+	}
 	return nil
+}
+
+// WitnessPolicy returns the policy of c's witnesses, nil if it lists none.
+func (c *Config) WitnessPolicy() (*client.WitnessPolicy, error) {
+	if len(c.Witnesses) == 0 {
+		return nil, nil
+	}
+	vkeys := make([]string, len(c.Witnesses))
+	for i, w := range c.Witnesses {
+		if w.VKey == "" {
+			return nil, fmt.Errorf("%w: witness %d has no vkey", ErrBadConfig, i+1)
+		}
+		vkeys[i] = w.VKey
+	}
+	p, err := client.NewWitnessPolicy(vkeys, c.WitnessQuorum)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadConfig, err)
+	}
+	return p, nil
 }

@@ -10,6 +10,7 @@ import (
 
 func newAuditCommand(g *globals) *cobra.Command {
 	var location, vkey string
+	var witnesses witnessFlags
 	c := &cobra.Command{
 		Use:   "audit --log DIR_OR_URL --vkey VKEY",
 		Short: "Re-verify a whole log from its static files",
@@ -27,13 +28,15 @@ WARNING naming the leaves and exits 0, unless they contradict the log.
 
 VKEY is the log's verifier key, or a file holding it.
 
+` + witnessFlagsHelp + `
+
 ` + exitStatusHelp,
 		Args: argsBetween(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := requireFlags(c, "log", "vkey"); err != nil {
 				return err
 			}
-			l, err := openLog(location, vkey)
+			l, err := openLog(c, location, vkey, &witnesses)
 			if err != nil {
 				return err
 			}
@@ -56,6 +59,7 @@ VKEY is the log's verifier key, or a file holding it.
 	}
 	c.Flags().StringVar(&location, "log", "", "the log: a directory or an http(s) URL")
 	c.Flags().StringVar(&vkey, "vkey", "", "the log's verifier key, or a file holding it")
+	witnesses.register(c)
 	return c
 }
 

@@ -40,6 +40,10 @@ type ingestFlags struct {
 	recheck      bool
 	attestations bool
 	pinnedRoot   bool
+	// witnesses are read from --witnesses by sequence and run, which
+	// register that flag themselves.
+	witnesses      []sequencer.Witness
+	witnessTimeout time.Duration
 }
 
 func (f *ingestFlags) register(fs *pflag.FlagSet, defaultIndex string) {
@@ -70,6 +74,7 @@ func (f *ingestFlags) config(store publish.Store, skey string, logger *slog.Logg
 	cfg := ingest.Config{
 		Store: store, Key: skey, PyPI: client, MaxFiles: f.batchSize,
 		ResetCursor: f.resetCursor, Recheck: f.recheck, Logger: logger, Holder: holderName(),
+		Witnesses: f.witnesses, WitnessTimeout: f.witnessTimeout,
 	}
 	if f.attestations {
 		cacheDir := ""

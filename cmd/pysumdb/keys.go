@@ -99,16 +99,34 @@ func shellQuote(s string) string {
 
 // readVerifierKey accepts a verifier key or the path of a file holding one.
 func readVerifierKey(arg string) (string, error) {
-	if _, err := note.NewVerifier(arg); err == nil {
+	return readKeyArg("--vkey", "verifier key", arg, func(vkey string) error {
+		_, err := note.NewVerifier(vkey)
+		return err
+	})
+}
+
+// readWitnessKey accepts a witness's cosignature verifier key or the path
+// of a file holding one.
+func readWitnessKey(arg string) (string, error) {
+	return readKeyArg("--witness", "witness key", arg, func(vkey string) error {
+		_, err := tiles.NewCosignatureVerifier(vkey)
+		return err
+	})
+}
+
+// readKeyArg accepts, for flag, a key (what) that check accepts or the path
+// of a file holding one.
+func readKeyArg(flag, what, arg string, check func(string) error) (string, error) {
+	if check(arg) == nil {
 		return arg, nil
 	}
 	data, _, err := bounded.ReadFile(arg, tiles.MaxKeySize)
 	if err != nil {
-		return "", usagef("--vkey %q is neither a verifier key nor a readable file", arg)
+		return "", usagef("%s %q is neither a %s nor a readable file", flag, arg, what)
 	}
 	vkey := strings.TrimSpace(string(data))
-	if _, err := note.NewVerifier(vkey); err != nil {
-		return "", usagef("%s does not hold a verifier key: %v", arg, err)
+	if err := check(vkey); err != nil {
+		return "", usagef("%s: %s does not hold a %s: %v", flag, arg, what, err)
 	}
 	return vkey, nil
 }

@@ -13,6 +13,7 @@ import (
 
 func newMirrorCommand(g *globals) *cobra.Command {
 	var from, to, vkeyArg string
+	var witnesses witnessFlags
 	c := &cobra.Command{
 		Use:   "mirror --from URL_OR_STORE --to STORE --vkey VKEY",
 		Short: "Copy a log to another store, verifying all of it on the way",
@@ -29,6 +30,8 @@ From a directory or a bucket the sequencer's state and the alarms are copied
 too, so that the copy can take over sequencing (a backup, or a move between
 backends).
 
+` + witnessFlagsHelp + `
+
 ` + exitStatusHelp,
 		Args: argsBetween(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -36,6 +39,10 @@ backends).
 				return err
 			}
 			vkey, err := readVerifierKey(vkeyArg)
+			if err != nil {
+				return err
+			}
+			policy, err := witnesses.policy(c)
 			if err != nil {
 				return err
 			}
@@ -62,6 +69,9 @@ backends).
 			if err != nil {
 				return usageError{err}
 			}
+			if policy != nil {
+				src.RequireWitnesses(policy)
+			}
 			rep, err := src.Mirror(c.Context(), dst, logger)
 			if rep != nil {
 				printAuditFindings(g, rep)
@@ -77,5 +87,6 @@ backends).
 	c.Flags().StringVar(&from, "from", "", "the log to copy: an http(s) URL, a directory or gs://bucket/prefix")
 	c.Flags().StringVar(&to, "to", "", "where to copy it: "+storeHelp)
 	c.Flags().StringVar(&vkeyArg, "vkey", "", "the log's verifier key, or a file holding it")
+	witnesses.register(c)
 	return c
 }

@@ -10,8 +10,14 @@ import (
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
-func openLog(location, vkeyArg string) (*client.Log, error) {
+// openLog opens the log at location, verified with the key vkeyArg (or
+// the key file it names) and the witness policy of witnesses.
+func openLog(c *cobra.Command, location, vkeyArg string, witnesses *witnessFlags) (*client.Log, error) {
 	vkey, err := readVerifierKey(vkeyArg)
+	if err != nil {
+		return nil, err
+	}
+	policy, err := witnesses.policy(c)
 	if err != nil {
 		return nil, err
 	}
@@ -19,19 +25,28 @@ func openLog(location, vkeyArg string) (*client.Log, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return client.NewLog(fetch, vkey)
+	l, err := client.NewLog(fetch, vkey)
+	if err != nil {
+		return nil, err
+	}
+	if policy != nil {
+		l.RequireWitnesses(policy)
+	}
+	return l, nil
 }
 
 // readFlags are the flags of lookup and publishers: one log, and the cache
 // that keeps its last verified checkpoint.
 type readFlags struct {
 	location, vkey, cacheDir string
+	witnesses                witnessFlags
 }
 
 func (f *readFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.location, "log", "", "the log: a directory or an http(s) URL")
 	c.Flags().StringVar(&f.vkey, "vkey", "", "the log's verifier key, or a file holding it")
 	c.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where verified checkpoints and tiles are kept, shared with verify (default $"+client.CacheDirEnv+", or pysumdb in the user cache directory)")
+	f.witnesses.register(c)
 }
 
 const readCacheHelp = `The last checkpoint verified of the log is kept in the cache directory, the
@@ -39,7 +54,9 @@ same as verify's: every later checkpoint must be proven consistent with it,
 and one that is smaller or inconsistent (a rollback or a fork of the log) is
 a SECURITY ERROR, exit 3, printed with both checkpoints and the proof. A
 cached checkpoint that doesn't verify is an error (exit 2) naming the file:
-deleting it makes the next run trust the log's checkpoint on first use.`
+deleting it makes the next run trust the log's checkpoint on first use.
+
+` + witnessFlagsHelp
 
 // lookupProject verifies the log's checkpoint, consistent with the one
 // kept in the cache, and looks up a project's files (only filename, if not
@@ -53,7 +70,7 @@ func lookupProject(c *cobra.Command, g *globals, f readFlags, projectArg, filena
 	if err != nil {
 		return nil, tiles.Checkpoint{}, "", nil, usageError{err}
 	}
-	l, err := openLog(f.location, f.vkey)
+	l, err := openLog(c, f.location, f.vkey, &f.witnesses)
 	if err != nil {
 		return nil, tiles.Checkpoint{}, "", nil, err
 	}

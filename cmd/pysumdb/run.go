@@ -13,7 +13,7 @@ import (
 )
 
 func newRunCommand(g *globals) *cobra.Command {
-	var storeLoc, keyFile, schedule string
+	var storeLoc, keyFile, schedule, witnessesFile string
 	var now bool
 	ingestOpts := ingestFlags{}
 	c := &cobra.Command{
@@ -28,6 +28,8 @@ the last run (0 if it succeeded, 3 with unacknowledged alarms); a second
 signal aborts at once with status 130 (nothing is lost: the next run
 finishes the batch, on GCS once the lease has expired).
 
+` + witnessesHelp + `
+
 ` + exitStatusHelp,
 		Args: argsBetween(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -41,6 +43,9 @@ finishes the batch, on GCS once the lease has expired).
 			}
 			skey, err := readSignerKey(keyFile, g.stderr)
 			if err != nil {
+				return err
+			}
+			if ingestOpts.witnesses, ingestOpts.witnessTimeout, err = readWitnesses(witnessesFile); err != nil {
 				return err
 			}
 			logger := g.logger()
@@ -100,5 +105,6 @@ finishes the batch, on GCS once the lease has expired).
 	c.Flags().StringVar(&keyFile, "key", "", "the log's private key file (from keygen)")
 	c.Flags().BoolVar(&now, "now", true, "run once at start, then on the schedule")
 	ingestOpts.register(c.Flags(), pypi.DefaultBaseURL)
+	c.Flags().StringVar(&witnessesFile, "witnesses", "", witnessesFlagHelp)
 	return c
 }

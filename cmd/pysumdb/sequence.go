@@ -20,7 +20,7 @@ func holderName() string {
 }
 
 func newSequenceCommand(g *globals) *cobra.Command {
-	var storeLoc, keyFile, jsonl string
+	var storeLoc, keyFile, jsonl, witnessesFile string
 	var ingestOpts ingestFlags
 	c := &cobra.Command{
 		Use:   "sequence --store STORE --key KEYFILE (--pypi URL | --from-jsonl FILE)",
@@ -61,6 +61,8 @@ with the status of what it did: 0 if every batch it started is published
 included): nothing is lost, the next run finishes the batch (on GCS once
 the aborted run's lease has expired, 5 minutes by default).
 
+` + witnessesHelp + `
+
 ` + exitStatusHelp,
 		Args: argsBetween(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
@@ -72,6 +74,9 @@ the aborted run's lease has expired, 5 minutes by default).
 			}
 			skey, err := readSignerKey(keyFile, g.stderr)
 			if err != nil {
+				return err
+			}
+			if ingestOpts.witnesses, ingestOpts.witnessTimeout, err = readWitnesses(witnessesFile); err != nil {
 				return err
 			}
 			logger := g.logger()
@@ -104,7 +109,8 @@ the aborted run's lease has expired, 5 minutes by default).
 				sum, err := ingest.Run(work, cfg)
 				return reportIngest(g, storeLoc, sum, err, time.Since(start))
 			}
-			seq, err := sequencer.Open(work, sequencer.Config{Store: store, Key: skey, Logger: logger, Holder: holderName()})
+			seq, err := sequencer.Open(work, sequencer.Config{Store: store, Key: skey, Logger: logger, Holder: holderName(),
+				Witnesses: ingestOpts.witnesses, WitnessTimeout: ingestOpts.witnessTimeout})
 			if err != nil {
 				return err
 			}
@@ -129,6 +135,7 @@ the aborted run's lease has expired, 5 minutes by default).
 	c.Flags().StringVar(&keyFile, "key", "", "the log's private key file (from keygen)")
 	c.Flags().StringVar(&jsonl, "from-jsonl", "", "JSON lines file of records to log (- for stdin)")
 	ingestOpts.register(c.Flags(), "")
+	c.Flags().StringVar(&witnessesFile, "witnesses", "", witnessesFlagHelp)
 	return c
 }
 

@@ -25,13 +25,21 @@ import (
 // logFlags name the logs a client command verifies against, and its cache.
 type logFlags struct {
 	location, vkey, config, cacheDir string
+	witnesses                        witnessFlags
+	// noCache opens the logs without the cache (and registers no
+	// --cache-dir): for a monitor, which keeps its own state and must not
+	// copy a whole log's tiles into the user's cache.
+	noCache bool
 }
 
 func (f *logFlags) register(c *cobra.Command) {
 	c.Flags().StringVar(&f.location, "log", "", "the log: an http(s) URL or a directory (with --vkey)")
 	c.Flags().StringVar(&f.vkey, "vkey", "", "the log's verifier key, or a file holding it")
-	c.Flags().StringVar(&f.config, "config", "", "a TOML file listing several logs and the quorum (instead of --log and --vkey)")
-	c.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where verified checkpoints and tiles are kept (default $"+client.CacheDirEnv+", or pysumdb in the user cache directory)")
+	c.Flags().StringVar(&f.config, "config", "", "a TOML file listing several logs and the quorum, and the witnesses (instead of --log, --vkey and --witness)")
+	f.witnesses.register(c)
+	if !f.noCache {
+		c.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where verified checkpoints and tiles are kept (default $"+client.CacheDirEnv+", or pysumdb in the user cache directory)")
+	}
 }
 
 const logFlagsHelp = `The logs: --log and --vkey for one log, or --config FILE for several, a TOML
@@ -47,6 +55,11 @@ file such as
   url = "https://mirror.example.net/pysumdb/"
   vkey = "mirror.example.net/pysumdb+5e6f7a8b+DeF..."
 
+  witness_quorum = 1   # how many witnesses must cosign each checkpoint (default all)
+
+  [[witness]]
+  vkey = "witness.example.com+9a8b7c6d+BGh..."
+
 A log that can't be reached leaves the decision to the others. The last
 checkpoint verified of each log is kept in the cache directory (shared with
 lookup and publishers): every later checkpoint must be proven consistent
@@ -56,7 +69,9 @@ proof. Runs sharing the cache only ever move it forward. A cached checkpoint
 that doesn't verify is an error (exit 2) naming the file: deleting it makes
 the next run trust the log's checkpoint on first use. Tiles, once verified,
 are kept there too, so a second run fetches only the checkpoint and the
-project indexes.`
+project indexes.
+
+` + witnessFlagsHelp
 
 // openedLogs are the logs of a command, with what fetching them cost.
 type openedLogs struct {
@@ -74,8 +89,8 @@ const maxConfigSize = 1 << 20
 func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, error) {
 	var cfg verify.Config
 	switch {
-	case f.config != "" && (c.Flags().Changed("log") || c.Flags().Changed("vkey")):
-		return nil, usagef("%s takes --config or --log and --vkey, not both", c.Name())
+	case f.config != "" && (c.Flags().Changed("log") || c.Flags().Changed("vkey") || f.witnesses.changed(c)):
+		return nil, usagef("%s takes --config or --log, --vkey and --witness, not both (list witnesses in the configuration as [[witness]] vkey = ...)", c.Name())
 	case f.config != "":
 		data, _, err := bounded.ReadFile(f.config, maxConfigSize)
 		if err != nil {
@@ -99,9 +114,21 @@ func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, err
 		}
 		cfg = verify.Config{Quorum: 1, Logs: []verify.LogConfig{{URL: f.location, VKey: vkey}}}
 	}
-	cache, err := openCache(f.cacheDir, logger)
+	witnesses, err := cfg.WitnessPolicy()
 	if err != nil {
-		return nil, err
+		return nil, usagef("%s: %v", f.config, err)
+	}
+	if f.config == "" {
+		if witnesses, err = f.witnesses.policy(c); err != nil {
+			return nil, err
+		}
+	}
+	var cache *client.Cache
+	if !f.noCache {
+		var err error
+		if cache, err = openCache(f.cacheDir, logger); err != nil {
+			return nil, err
+		}
 	}
 	o := &openedLogs{verifier: &verify.Verifier{Quorum: cfg.Quorum, Logger: logger}}
 	for _, lc := range cfg.Logs {
@@ -114,7 +141,12 @@ func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, err
 		if err != nil {
 			return nil, usageError{err}
 		}
-		l.UseCache(cache)
+		if cache != nil {
+			l.UseCache(cache)
+		}
+		if witnesses != nil {
+			l.RequireWitnesses(witnesses)
+		}
 		o.verifier.Logs = append(o.verifier.Logs, l)
 		o.locations = append(o.locations, lc.URL)
 		o.fetchers = append(o.fetchers, counting)

@@ -62,6 +62,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Holder names this process in the lease.
 	Holder string
+	// Witnesses cosign every checkpoint, within WitnessTimeout each (see
+	// sequencer.Config).
+	Witnesses      []sequencer.Witness
+	WitnessTimeout time.Duration
 	// Stop, when closed, makes Run return after the batch in progress is
 	// published (a graceful shutdown); cancelling ctx aborts at once.
 	Stop <-chan struct{}
@@ -101,7 +105,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		cfg.MaxFiles = DefaultMaxFiles
 	}
 	var sum Summary
-	seq, err := sequencer.Open(ctx, sequencer.Config{Store: cfg.Store, Key: cfg.Key, Logger: logger, Holder: cfg.Holder})
+	seq, err := sequencer.Open(ctx, sequencer.Config{Store: cfg.Store, Key: cfg.Key, Logger: logger, Holder: cfg.Holder,
+		Witnesses: cfg.Witnesses, WitnessTimeout: cfg.WitnessTimeout})
 	if err != nil {
 		return sum, err
 	}
