@@ -220,6 +220,8 @@ func TestAddCheckpointResponses(t *testing.T) {
 		"200 trailing text":      {200, "", sig + "junk"},
 		"200 control char":       {200, "", "— wit\x01ness " + base64.StdEncoding.EncodeToString(make([]byte, 76)) + "\n"},
 		"200 larger than bound":  {200, "", strings.Repeat(sig, MaxResponseSize/len(sig)+1)},
+		"200 lines past bound":   {200, "", linesOfSize(MaxResponseSize) + sig},
+		"200 key hash only":      {200, "", "— witness AAAAAA==\n"},
 		"200 invalid UTF-8":      {200, "", "— wit\xffness " + base64.StdEncoding.EncodeToString(make([]byte, 76)) + "\n"},
 		"200 three fields":       {200, "", "— witness AAAAAQ== extra\n"},
 		"200 noncanonical b64":   {200, "", "— witness AAAAAR==\n"},
@@ -236,7 +238,7 @@ func TestAddCheckpointResponses(t *testing.T) {
 	}
 	// The largest valid response is accepted.
 	t.Run("200 at the bound", func(t *testing.T) {
-		body := strings.Repeat(sig, MaxResponseSize/len(sig))
+		body := linesOfSize(MaxResponseSize)
 		srv, _ := fakeWitness(t, 200, "", body)
 		if _, err := AddCheckpoint(ctx, srv.Client(), srv.URL, 0, nil, []byte(testNote)); err != nil {
 			t.Fatal(err)
@@ -244,12 +246,43 @@ func TestAddCheckpointResponses(t *testing.T) {
 	})
 }
 
+// linesOfSize returns signature lines of exactly size bytes in all.
+func linesOfSize(size int) string {
+	line := func(name string) string {
+		return "— " + name + " " + base64.StdEncoding.EncodeToString(make([]byte, 4+8+64)) + "\n"
+	}
+	l := line("witness.test/w1")
+	n := size / len(l)
+	rem := size - n*len(l)
+	return strings.Repeat(l, n-1) + line("witness.test/w1"+strings.Repeat("x", rem))
+}
+
+// countingReader is an endless reader counting the bytes read from it.
+type countingReader struct{ n int64 }
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return len(p), nil
+}
+
+func TestReadBounded(t *testing.T) {
+	r := &countingReader{}
+	data, tooLarge, err := readBounded(r, 100)
+	if err != nil || !tooLarge || len(data) != 100 || r.n > 101 {
+		t.Fatalf("readBounded of an endless reader: %d bytes, %v, %v; read %d bytes", len(data), tooLarge, err, r.n)
+	}
+	data, tooLarge, err = readBounded(strings.NewReader(strings.Repeat("x", 100)), 100)
+	if err != nil || tooLarge || len(data) != 100 {
+		t.Fatalf("readBounded at the bound: %d bytes, %v, %v", len(data), tooLarge, err)
+	}
+}
+
 func TestAddCheckpointErrors(t *testing.T) {
 	ctx := context.Background()
 	srv, _ := fakeWitness(t, 200, "", "")
-	for _, u := range []string{"", "ftp://x/", "http://", "://x", "file:///tmp"} {
-		if _, err := AddCheckpoint(ctx, nil, u, 0, nil, []byte(testNote)); err == nil {
-			t.Errorf("URL %q accepted", u)
+	for _, u := range []string{"", "ftp://x/", "http://", "://x", "file:///tmp", "/add-checkpoint"} {
+		if _, err := AddCheckpoint(ctx, nil, u, 0, nil, []byte(testNote)); err == nil || !strings.Contains(err.Error(), "is not an http(s) URL") {
+			t.Errorf("URL %q: %v", u, err)
 		}
 	}
 	if _, err := AddCheckpoint(ctx, nil, srv.URL, 1, make(tlog.TreeProof, MaxProofLines+1), []byte(testNote)); err == nil {

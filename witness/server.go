@@ -119,6 +119,8 @@ type logState struct {
 	mu sync.Mutex
 	// latest is the latest checkpoint cosigned, nil if none ever was.
 	latest *cosigned
+	// closed is set by Close: the state is another process's to write.
+	closed bool
 	// broken is set when a state write failed after the rename (the
 	// file's content is unknown): the log's requests fail until a
 	// restart reads the file back.
@@ -230,10 +232,17 @@ func (w *Witness) lockDir() error {
 	return nil
 }
 
-// Close releases the state directory's lock. The witness must not serve
-// requests after it.
+// Close waits for the requests writing a state to finish, makes later
+// requests fail (503) and releases the state directory's lock: another
+// witness process may then take over the state, and nothing of this one
+// writes to it any more.
 func (w *Witness) Close() error {
 	w.closeOnce.Do(func() {
+		for _, ls := range w.logs {
+			ls.mu.Lock()
+			ls.closed = true
+			ls.mu.Unlock()
+		}
 		if w.lock != nil {
 			w.closeErr = w.lock.Close() // releases the flock
 		}
@@ -397,6 +406,9 @@ func (w *Witness) addCheckpoint(body []byte) reply {
 
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
+	if ls.closed {
+		return replyf(http.StatusServiceUnavailable, "the witness is shutting down")
+	}
 	if ls.broken != nil {
 		return replyf(http.StatusInternalServerError, "the witness's state of log %s could not be written; it needs a restart", ls.origin)
 	}
@@ -409,7 +421,7 @@ func (w *Witness) addCheckpoint(body []byte) reply {
 	}
 	switch {
 	case ls.latest != nil && c.N == latest.N:
-		if false && c.Hash != latest.Hash {
+		if c.Hash != latest.Hash {
 			w.forkEvidence(ls, "same tree size, different root hash: the log forked", submitted, oldSize, proof)
 			return reply{status: http.StatusConflict, size: latest.N}
 		}

@@ -343,6 +343,19 @@ func TestDamagedStateRefused(t *testing.T) {
 	}
 }
 
+func TestClosedWitnessWritesNothing(t *testing.T) {
+	log := newTestLog(t, "example.com/log")
+	log.grow(t, 2, "a")
+	f := newFixture(t, log)
+	f.w.Close()
+	if rec := f.post(log.request(t, 0)); rec.Code != http.StatusServiceUnavailable || strings.Contains(rec.Body.String(), "—") {
+		t.Fatalf("after Close: %d %q", rec.Code, rec.Body)
+	}
+	if _, err := os.Stat(filepath.Join(f.dir, "logs", stateFileName(log.origin))); err == nil {
+		t.Fatalf("a closed witness wrote its state")
+	}
+}
+
 func TestStateDirLocked(t *testing.T) {
 	log := newTestLog(t, "example.com/log")
 	f := newFixture(t, log)

@@ -201,6 +201,8 @@ verify the log and their lockfiles against it from those files alone.
 		newPublishersCommand(g),
 		newVerifyCommand(g),
 		newCheckPyPICommand(g),
+		newMonitorCommand(g),
+		newWitnessCommand(g),
 	)
 	return root
 }
