@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -48,6 +49,8 @@ func TestScripts(t *testing.T) {
 			"pypi":       pypiCommand,
 			"waitfile":   waitFile,
 			"fakegcs":    fakeGCS,
+			"freeport":   freePort,
+			"waitport":   waitPort,
 		},
 	})
 }
@@ -231,6 +234,34 @@ func waitFile(ts *testscript.TestScript, neg bool, args []string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	ts.Fatalf("%s did not appear", args[0])
+}
+
+// freePort sets $VAR to a TCP port on 127.0.0.1 that nothing listens on:
+// freeport VAR. (Another process could take it before the script does;
+// nothing else here listens on fixed ports.)
+func freePort(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	ts.Setenv(args[0], strconv.Itoa(l.Addr().(*net.TCPAddr).Port))
+	ts.Check(l.Close())
+}
+
+// waitPort waits until something listens on ADDR: waitport ADDR.
+func waitPort(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitport ADDR")
+	}
+	for range 600 {
+		if c, err := net.DialTimeout("tcp", args[0], time.Second); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ts.Fatalf("nothing listens on %s", args[0])
 }
 
 // fakeGCS starts fake-gcs-server on 127.0.0.1 with a bucket and points
