@@ -1,14 +1,13 @@
 package verify
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 
-	"github.com/pelletier/go-toml/v2"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/internal/tomlconfig"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -19,6 +18,7 @@ var ErrBadConfig = errors.New("bad log configuration")
 // it:
 //
 //	quorum = 2
+//	witness_quorum = 2
 //
 //	[[log]]
 //	url = "https://pysumdb.example.org/log/"
@@ -27,8 +27,6 @@ var ErrBadConfig = errors.New("bad log configuration")
 //	[[log]]
 //	url = "https://mirror.example.net/pysumdb/"
 //	vkey = "mirror.example.net/pysumdb+5e6f7a8b+DeF..."
-//
-//	witness_quorum = 2
 //
 //	[[witness]]
 //	vkey = "witness.example.com+9a8b7c6d+BGh..."
@@ -76,14 +74,7 @@ type LogConfig struct {
 // errors wrapping ErrBadConfig.
 func ParseConfig(data []byte) (Config, error) {
 	var c Config
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		var derr *toml.DecodeError
-		if errors.As(err, &derr) {
-			line, _ := derr.Position()
-			return Config{}, fmt.Errorf("%w: line %d: %v", ErrBadConfig, line, err)
-		}
+	if err := tomlconfig.Decode(data, &c); err != nil {
 		return Config{}, fmt.Errorf("%w: %v", ErrBadConfig, err)
 	}
 	if err := c.Check(); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
 )
 
@@ -86,4 +87,56 @@ func FuzzParseConfig(f *testing.F) {
 			origins[v.Name()] = true
 		}
 	})
+}
+
+func newWitnessVKey(t testing.TB, name string) string {
+	t.Helper()
+	skey, _, err := note.GenerateKey(rand.Reader, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := tiles.CosignatureVerifierKey(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vkey
+}
+
+func TestParseConfigWitnesses(t *testing.T) {
+	a := newVKey(t, "a.test/log")
+	logA := fmt.Sprintf("[[log]]\nurl = \"https://a.test/log/\"\nvkey = %q\n", a)
+	w1, w2 := newWitnessVKey(t, "w1.test"), newWitnessVKey(t, "w2.test")
+	witness := func(vkey string) string { return fmt.Sprintf("[[witness]]\nvkey = %q\n", vkey) }
+
+	all, err := verify.ParseConfig([]byte(logA + witness(w1) + witness(w2)))
+	if err != nil || all.WitnessQuorum != 2 {
+		t.Fatalf("witnesses without witness_quorum: %+v, %v; want all of them", all, err)
+	}
+	p, err := all.WitnessPolicy()
+	if err != nil || p.Quorum() != 2 || len(p.Witnesses()) != 2 {
+		t.Fatalf("WitnessPolicy: %v, %v", p, err)
+	}
+	one, err := verify.ParseConfig([]byte("witness_quorum = 1\n" + logA + witness(w1) + "url = \"https://w1.test/\"\n" + witness(w2)))
+	if err != nil || one.WitnessQuorum != 1 || one.Witnesses[0].URL != "https://w1.test/" {
+		t.Fatalf("witness_quorum = 1 with a url: %+v, %v", one, err)
+	}
+	none, err := verify.ParseConfig([]byte(logA))
+	if p, perr := none.WitnessPolicy(); err != nil || perr != nil || p != nil {
+		t.Fatalf("no witnesses: policy %v, %v, %v", p, err, perr)
+	}
+	for name, tc := range map[string]struct{ text, want string }{
+		"quorum without witnesses": {"witness_quorum = 1\n" + logA, "no [[witness]]"},
+		"quorum too big":           {"witness_quorum = 3\n" + logA + witness(w1) + witness(w2), "witness quorum 3, want 1 to 2"},
+		"a log key":                {logA + witness(a), "witness key"},
+		"no vkey":                  {logA + "[[witness]]\nurl = \"https://w.test/\"\n", "witness 1 has no vkey"},
+		"twice":                    {logA + witness(w1) + witness(w1), "two witness keys named w1.test"},
+		"unknown key":              {logA + witness(w1) + "name = \"w\"\n", "unknown"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := verify.ParseConfig([]byte(tc.text))
+			if !errors.Is(err, verify.ErrBadConfig) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one about %q", err, tc.want)
+			}
+		})
+	}
 }

@@ -46,6 +46,7 @@ const logFlagsHelp = `The logs: --log and --vkey for one log, or --config FILE f
 file such as
 
   quorum = 2           # how many logs must prove each hash
+  witness_quorum = 1   # how many witnesses must cosign each checkpoint (default all)
 
   [[log]]
   url = "https://pysumdb.example.org/log/"    # or a directory
@@ -54,8 +55,6 @@ file such as
   [[log]]
   url = "https://mirror.example.net/pysumdb/"
   vkey = "mirror.example.net/pysumdb+5e6f7a8b+DeF..."
-
-  witness_quorum = 1   # how many witnesses must cosign each checkpoint (default all)
 
   [[witness]]
   vkey = "witness.example.com+9a8b7c6d+BGh..."

@@ -1,20 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/pysumdb/pysumdb/internal/bounded"
+	"github.com/pysumdb/pysumdb/internal/tomlconfig"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/witness"
 )
@@ -166,24 +164,8 @@ func readWitnessConfig(path string) ([]witness.Log, error) {
 		return nil, usagef("couldn't read the witness configuration: %v", err)
 	}
 	var cf witnessConfigFile
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cf); err != nil {
-		var derr *toml.DecodeError
-		var serr *toml.StrictMissingError
-		switch {
-		case errors.As(err, &serr):
-			var unknown []string
-			for _, e := range serr.Errors {
-				line, _ := e.Position()
-				unknown = append(unknown, fmt.Sprintf("line %d: unknown key %s", line, strings.Join(e.Key(), ".")))
-			}
-			return nil, usagef("%s: %s (the keys are [[log]] vkey)", path, strings.Join(unknown, "; "))
-		case errors.As(err, &derr):
-			line, _ := derr.Position()
-			return nil, usagef("%s: line %d: %v", path, line, err)
-		}
-		return nil, usagef("%s: %v", path, err)
+	if err := tomlconfig.Decode(data, &cf); err != nil {
+		return nil, usagef("%s: %v (the keys are [[log]] vkey)", path, err)
 	}
 	if len(cf.Logs) == 0 {
 		return nil, usagef("%s lists no [[log]] to witness", path)

@@ -1,15 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"net/url"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/internal/bounded"
+	"github.com/pysumdb/pysumdb/internal/tomlconfig"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
@@ -104,10 +103,8 @@ func readWitnesses(path string) ([]sequencer.Witness, time.Duration, error) {
 		return nil, 0, usagef("couldn't read --witnesses: %v", err)
 	}
 	var cfg witnessesConfig
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return nil, 0, usagef("%s: %v", path, err)
+	if err := tomlconfig.Decode(data, &cfg); err != nil {
+		return nil, 0, usagef("%s: %v (the keys are timeout_seconds and [[witness]] url and vkey)", path, err)
 	}
 	if len(cfg.Witnesses) == 0 {
 		return nil, 0, usagef("%s lists no [[witness]]", path)

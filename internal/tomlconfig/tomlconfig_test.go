@@ -1,0 +1,30 @@
+package tomlconfig
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDecode(t *testing.T) {
+	type log struct {
+		VKey string `toml:"vkey"`
+	}
+	type config struct {
+		Quorum int   `toml:"quorum"`
+		Logs   []log `toml:"log"`
+	}
+	var c config
+	if err := Decode([]byte("quorum = 2\n[[log]]\nvkey = \"k\"\n"), &c); err != nil || c.Quorum != 2 || c.Logs[0].VKey != "k" {
+		t.Fatalf("Decode = %+v, %v", c, err)
+	}
+	for text, want := range map[string]string{
+		"quorum = 2\n[[log]]\nvkey = \"k\"\nurl = \"u\"\n": "line 4: unknown key log.url",
+		"qorum = 2\n":                                  "line 1: unknown key qorum",
+		"quorum = \n":                                  "line 1:",
+		"quorum = \"2\"\n":                             "line 1:",
+	} {
+		if err := Decode([]byte(text), &config{}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Decode(%q) = %v, want an error with %q", text, err, want)
+		}
+	}
+}
