@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pysumdb/pysumdb/internal/witnesstest"
 	"github.com/pysumdb/pysumdb/sequencer/seqtest"
 )
 
@@ -331,4 +332,33 @@ func (w *ourWitness) checkEvidence(t *testing.T, witnessed, submitted []byte, wi
 
 func (w *ourWitness) state() string {
 	return w.setup[6]
+}
+
+// realWitness adapts a witness of witnesstest (torchwood's litewitness,
+// transparency-dev's omniwitness) to the scenario.
+type realWitness struct{ w *witnesstest.Witness }
+
+func (r realWitness) URL() string  { return r.w.URL }
+func (r realWitness) VKey() string { return r.w.VKey }
+func (r realWitness) Stop()        { r.w.Stop() }
+func (r realWitness) Restart()     { r.w.Restart() }
+
+// TestCosignIndependentWitnesses runs the scenario against two witnesses
+// written by others, started on loopback: a log they cosign passes a
+// client policy of 2 of 2.
+func TestCosignIndependentWitnesses(t *testing.T) {
+	l := newCosignLog(t, "pysumdb.test/interop")
+	lite := realWitness{witnesstest.StartLitewitness(t, l.vkey)}
+	omni := realWitness{witnesstest.StartOmniwitness(t, l.vkey)}
+	runCosignScenario(t, l, lite, omni)
+	// And the other way round: omniwitness down.
+	omni.Stop()
+	l.sequence(t, 3)
+	_, stderr := mustRun(t, 1, l.clientArgs("audit", witnessArgs(2, lite, omni)...)...)
+	if !strings.Contains(stderr, "no cosignature from "+omni.w.Name) {
+		t.Errorf("audit short of the policy does not name omniwitness:\n%s", stderr)
+	}
+	omni.Restart()
+	l.sequence(t, 3)
+	mustRun(t, 0, l.clientArgs("audit", witnessArgs(2, lite, omni)...)...)
 }
