@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/internal/witnesstest"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/seqtest"
@@ -349,17 +350,24 @@ func TestCosignConfigErrors(t *testing.T) {
 }
 
 // BenchmarkAppendCosigned measures what cosigning adds to a batch: each
-// op appends a batch of 100 files to a log, with no witness and with two
-// of ours on loopback (each op an add-checkpoint with a consistency proof
-// to each, in parallel).
+// op appends a batch of 100 files to a log, with no witness, with two of
+// ours, and with litewitness and omniwitness, on loopback (each op an
+// add-checkpoint with a consistency proof to each, in parallel).
 func BenchmarkAppendCosigned(b *testing.B) {
-	for _, n := range []int{0, 2} {
-		b.Run(fmt.Sprintf("witnesses=%d", n), func(b *testing.B) {
+	for _, kind := range []string{"none", "ours×2", "litewitness+omniwitness"} {
+		b.Run("witnesses="+kind, func(b *testing.B) {
 			store := newDirStore(b)
 			skey, vkey := testKey(b)
 			var ws []sequencer.Witness
-			for i := range n {
-				ws = append(ws, newTestWitness(b, fmt.Sprintf("w%d.example", i), vkey).config())
+			switch kind {
+			case "ours×2":
+				for i := range 2 {
+					ws = append(ws, newTestWitness(b, fmt.Sprintf("w%d.example", i), vkey).config())
+				}
+			case "litewitness+omniwitness":
+				for _, w := range []*witnesstest.Witness{witnesstest.StartLitewitness(b, vkey), witnesstest.StartOmniwitness(b, vkey)} {
+					ws = append(ws, sequencer.Witness{URL: w.URL, VKey: w.VKey})
+				}
 			}
 			ctx := context.Background()
 			s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey, Witnesses: ws})
