@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"golang.org/x/mod/sumdb/tlog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -41,32 +40,29 @@ func (l *Log) Lookup(ctx context.Context, tree tlog.Tree, project, filename stri
 			files = append(files, LoggedFile{IndexLine: line})
 		}
 	}
-	// Every file is proven (no cancellation at the first failure), so that
-	// the error returned doesn't depend on timing: the first evidence of
+	// Every file is proven (no stop at the first failure), so that the
+	// error returned doesn't depend on timing: the first evidence of
 	// misbehaviour in leaf order, else the first failure.
-	errs := make([]error, len(files))
-	var g errgroup.Group
-	g.SetLimit(16)
-	for i := range files {
-		f := &files[i]
-		if f.Leaf >= tree.N {
-			continue
+	var provable []tiles.IndexLine
+	var at []int
+	for i, f := range files {
+		if f.Leaf < tree.N {
+			provable = append(provable, f.IndexLine)
+			at = append(at, i)
 		}
-		g.Go(func() error {
-			e, _, err := l.Entry(ctx, tree, f.Leaf)
-			if err != nil {
-				errs[i] = fmt.Errorf("couldn't prove %s at leaf %d: %w", f.Filename, f.Leaf, err)
-				return nil
-			}
-			if err := checkIndexLine(f.IndexLine, e); err != nil {
-				errs[i] = err
-				return nil
-			}
-			f.Proven, f.Publisher = true, e.Publisher
-			return nil
-		})
 	}
-	g.Wait()
+	errs := make([]error, len(files))
+	for k, pr := range l.ProveLines(ctx, tree, provable) {
+		f := &files[at[k]]
+		switch {
+		case pr.Err != nil:
+			errs[at[k]] = fmt.Errorf("couldn't prove %s at leaf %d: %w", f.Filename, f.Leaf, pr.Err)
+		case checkIndexLine(f.IndexLine, pr.Entry) != nil:
+			errs[at[k]] = checkIndexLine(f.IndexLine, pr.Entry)
+		default:
+			f.Proven, f.Publisher = true, pr.Entry.Publisher
+		}
+	}
 	var first error
 	for _, err := range errs {
 		if IsSecurityError(err) {

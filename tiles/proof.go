@@ -41,19 +41,29 @@ func (r *readTracker) classify(err error, what string) error {
 // hash tiles through r and checking every tile against tree. tree must come
 // from a verified checkpoint.
 func CheckInclusion(tree tlog.Tree, index int64, entry []byte, r tlog.TileReader) error {
-	if index < 0 || index >= tree.N {
-		return fmt.Errorf("%w: leaf %d is not below tree size %d", ErrVerification, index, tree.N)
-	}
-	tr := &readTracker{TileReader: r}
-	what := fmt.Sprintf("inclusion of leaf %d in tree of size %d", index, tree.N)
-	p, err := tlog.ProveRecord(tree.N, index, tlog.TileHashReader(tree, tr))
+	p, err := ProveInclusion(tree, index, r)
 	if err != nil {
-		return tr.classify(err, what)
+		return err
 	}
 	if err := tlog.CheckRecord(p, tree.N, tree.Hash, index, tlog.RecordHash(entry)); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrVerification, what, err)
+		return fmt.Errorf("%w: inclusion of leaf %d in tree of size %d: %v", ErrVerification, index, tree.N, err)
 	}
 	return nil
+}
+
+// ProveInclusion returns the inclusion proof of leaf index in tree, from
+// tiles read through r and verified against tree: check an entry with
+// tlog.CheckRecord (CheckInclusion does both).
+func ProveInclusion(tree tlog.Tree, index int64, r tlog.TileReader) (tlog.RecordProof, error) {
+	if index < 0 || index >= tree.N {
+		return nil, fmt.Errorf("%w: leaf %d is not below tree size %d", ErrVerification, index, tree.N)
+	}
+	tr := &readTracker{TileReader: r}
+	p, err := tlog.ProveRecord(tree.N, index, tlog.TileHashReader(tree, tr))
+	if err != nil {
+		return nil, tr.classify(err, fmt.Sprintf("inclusion of leaf %d in tree of size %d", index, tree.N))
+	}
+	return p, nil
 }
 
 // ProveConsistency returns the proof that old is a prefix of newer, built

@@ -132,3 +132,35 @@ func TestVerifyRefetchesDamagedCacheFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyReadsOnlyTheBundlesItNeeds checks that an entry the index
+// line describes whole (no publisher) is proven without its entry bundle,
+// by the leaf's hash in the verified tiles, and that an attested entry's
+// bundle is read, for its publisher.
+func TestVerifyReadsOnlyTheBundlesItNeeds(t *testing.T) {
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch, secondBatch)
+	srv := clienttest.Serve(t, tl)
+	l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
+	// The second batch (leaves 604 and 605, bundle 002) has no publisher.
+	rep := verifyAll(t, 1, []lockfile.Artifact{
+		fileArtifact("foo", "1.0", "foo-1.0-py3-none-any.whl", "foo-1.0-py3-none-any.whl"),
+		hashArtifact("foo", "1.1", "foo-1.1.tar.gz"),
+	}, l)
+	wantAllVerified(t, rep)
+	counts := srv.Counts()
+	if counts["tile/entries/002.p/94"] != 0 {
+		t.Errorf("fetched the bundle of entries its index lines describe whole: %v", counts)
+	}
+	if counts["tile/0/002.p/94"] != 1 {
+		t.Errorf("didn't fetch the level-0 tile of the entries once: %v", counts)
+	}
+	// bar-2.0.tar.gz records a publisher: its bundle tells it.
+	rep = verifyAll(t, 1, []lockfile.Artifact{fileArtifact("bar", "2.0", "bar-2.0.tar.gz", "bar-2.0.tar.gz")}, l)
+	wantAllVerified(t, rep)
+	if p := rep.Results[0].Logs[0].Publisher; p == nil || p.Kind != tiles.PublisherGitHub {
+		t.Errorf("publisher of the attested file: %+v", p)
+	}
+	if n := srv.Counts()["tile/entries/001"]; n != 1 {
+		t.Errorf("the attested file's bundle fetched %d times, want 1", n)
+	}
+}

@@ -9,17 +9,20 @@ import (
 	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
 )
 
 // The files of the test logs: foo 0.9, foo 1.0 and bar 2.0 in a first
 // batch, the wheel of foo 1.0 and foo 1.1 in a second one. The helpers
 // that build, serve and tamper with the logs are in package clienttest.
+// bar-2.0.tar.gz is attested: its entry records a publisher, which its
+// index line doesn't, so proving it needs its entry bundle.
 var (
 	firstBatch = []sequencer.Record{
 		clienttest.Record("foo", "foo-0.9.tar.gz"),
 		clienttest.Record("foo", "foo-1.0.tar.gz"),
-		clienttest.Record("bar", "bar-2.0.tar.gz"),
+		attested(clienttest.Record("bar", "bar-2.0.tar.gz")),
 		clienttest.Record("bar", "bar-2.0-py3-none-any.whl"),
 	}
 	secondBatch = []sequencer.Record{
@@ -27,6 +30,12 @@ var (
 		clienttest.Record("foo", "foo-1.1.tar.gz"),
 	}
 )
+
+// attested returns r with a publisher.
+func attested(r sequencer.Record) sequencer.Record {
+	r.Publisher = &tiles.Publisher{Kind: tiles.PublisherGitHub, SAN: "https://github.com/bar/bar/.github/workflows/release.yml@refs/tags/v2.0"}
+	return r
+}
 
 // fileArtifact is a lockfile artifact naming a file, with the digest
 // named after hashOf.

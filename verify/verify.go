@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 
@@ -52,9 +51,12 @@ const (
 	StatusError Status = "error"
 )
 
-// DefaultConcurrency is how many index fetches or inclusion proofs a
-// Verifier runs at once per log, unless told otherwise.
-const DefaultConcurrency = 16
+// DefaultConcurrency is how many project indexes a Verifier fetches at
+// once per log, unless told otherwise: enough that a large lockfile's
+// indexes all go out in one round trip (over HTTP/2, on one connection).
+// The proofs' tiles and bundles are fetched as many at once
+// (client.Log.ProveLines).
+const DefaultConcurrency = 256
 
 // Verifier checks the sha256 of lockfile artifacts against one or more
 // logs, from the logs' static files only: for each artifact, the signed
@@ -79,7 +81,7 @@ type Verifier struct {
 	// Quorum is how many logs must prove an artifact's hash for it to be
 	// verified, 1 to len(Logs).
 	Quorum int
-	// Concurrency bounds the fetches and proofs in flight per log:
+	// Concurrency bounds the index fetches in flight per log:
 	// DefaultConcurrency when 0.
 	Concurrency int
 	// Logger receives progress and the failures of logs; nil discards.
@@ -328,16 +330,8 @@ type plan struct {
 func (v *Verifier) checkLog(ctx context.Context, l *client.Log, artifacts []lockfile.Artifact, digests [][32]byte, alsoRead []string) (LogStatus, *logRun, []LogResult) {
 	logger := logging.OrDiscard(v.Logger)
 	results := make([]LogResult, len(artifacts))
-	cp, err := l.VerifiedCheckpoint(ctx)
-	if err != nil {
-		logger.Debug("log unusable", "origin", l.Origin(), "err", err)
-		for j := range results {
-			results[j] = LogResult{Status: StatusError, Leaf: -1, Detail: "the log is unusable", Err: err}
-		}
-		return LogStatus{Origin: l.Origin(), Err: err}, nil, results
-	}
 	run := &logRun{
-		log: l, tree: cp.Tree, concurrency: v.Concurrency,
+		log: l, concurrency: v.Concurrency,
 		indexes: map[string]*projectIndex{}, byHash: map[[32]byte][]located{}, proofs: map[int64]proof{},
 	}
 	if run.concurrency <= 0 {
@@ -356,7 +350,24 @@ func (v *Verifier) checkLog(ctx context.Context, l *client.Log, artifacts []lock
 			projects = append(projects, p)
 		}
 	}
-	run.readIndexes(ctx, projects)
+	// The indexes are fetched while the checkpoint is: each is verified
+	// by its own signature, and nothing is decided from them before the
+	// checkpoint is verified too.
+	indexesRead := make(chan struct{})
+	go func() {
+		defer close(indexesRead)
+		run.readIndexes(ctx, projects)
+	}()
+	cp, err := l.VerifiedCheckpoint(ctx)
+	<-indexesRead
+	if err != nil {
+		logger.Debug("log unusable", "origin", l.Origin(), "err", err)
+		for j := range results {
+			results[j] = LogResult{Status: StatusError, Leaf: -1, Detail: "the log is unusable", Err: err}
+		}
+		return LogStatus{Origin: l.Origin(), Err: err}, nil, results
+	}
+	run.tree = cp.Tree
 	logger.Debug("project indexes read", "origin", l.Origin(), "projects", len(projects))
 	plans := make([]plan, len(artifacts))
 	for j, a := range artifacts {
@@ -402,34 +413,21 @@ func (r *logRun) readIndexes(ctx context.Context, projects []string) {
 	}
 }
 
-// proveAll proves, in parallel, the entries of every leaf the plans rest
-// on.
+// proveAll proves the entries of every leaf the plans rest on, all at
+// once (client.Log.ProveLines).
 func (r *logRun) proveAll(ctx context.Context, plans []plan) {
-	var leaves []int64
+	var lines []tiles.IndexLine
 	seen := map[int64]bool{}
 	for _, p := range plans {
 		for _, loc := range p.prove {
 			if !seen[loc.line.Leaf] {
 				seen[loc.line.Leaf] = true
-				leaves = append(leaves, loc.line.Leaf)
+				lines = append(lines, loc.line)
 			}
 		}
 	}
-	slices.Sort(leaves)
-	proofs := make([]proof, len(leaves))
-	sem := make(chan struct{}, r.concurrency)
-	var wg sync.WaitGroup
-	for i, leaf := range leaves {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			e, _, err := r.log.Entry(ctx, r.tree, leaf)
-			proofs[i] = proof{e, err}
-		})
-	}
-	wg.Wait()
-	for i, leaf := range leaves {
-		r.proofs[leaf] = proofs[i]
+	for i, pr := range r.log.ProveLines(ctx, r.tree, lines) {
+		r.proofs[lines[i].Leaf] = proof{pr.Entry, pr.Err}
 	}
 }
 

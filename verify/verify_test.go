@@ -188,21 +188,28 @@ func TestVerifyCatchesMisbehavingLogs(t *testing.T) {
 		fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "foo-1.0.tar.gz"),
 		hashArtifact("foo", "1.0", "foo-1.0.tar.gz"),
 	}
+	// The attested file's entry can't be rebuilt from its index line:
+	// its bundle is read.
+	attestedArtifacts := []lockfile.Artifact{
+		fileArtifact("bar", "2.0", "bar-2.0.tar.gz", "bar-2.0.tar.gz"),
+		hashArtifact("bar", "2.0", "bar-2.0.tar.gz"),
+	}
 	for name, tc := range map[string]struct {
-		rewrite func(string, int, []byte) (int, []byte)
-		want    string
+		rewrite   func(string, int, []byte) (int, []byte)
+		want      string
+		artifacts []lockfile.Artifact
 	}{
-		"bad checkpoint signature": {clienttest.Replace(tiles.CheckpointKey, badSignature), "checkpoint signature"},
-		"truncated tile":           {clienttest.Replace("tile/0/001", tile[:len(tile)-32]), "inclusion of leaf"},
-		"truncated entry bundle":   {clienttest.Replace("tile/entries/001", bundle[:len(bundle)-10]), "tile/entries/001"},
+		"bad checkpoint signature": {clienttest.Replace(tiles.CheckpointKey, badSignature), "checkpoint signature", artifacts},
+		"truncated tile":           {clienttest.Replace("tile/0/001", tile[:len(tile)-32]), "inclusion of leaf", artifacts},
+		"truncated entry bundle":   {clienttest.Replace("tile/entries/001", bundle[:len(bundle)-10]), "tile/entries/001", attestedArtifacts},
 		"index pointing to the wrong entry": {clienttest.Replace(tiles.IndexKey("foo"), wrongLeaf),
-			"index of foo: verification failed: index says leaf 5 is foo-1.0.tar.gz"},
+			"index of foo: verification failed: index says leaf 5 is foo-1.0.tar.gz", artifacts},
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := clienttest.Serve(t, tl)
 			srv.SetRewrite(tc.rewrite)
 			l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
-			rep := verifyAll(t, 1, artifacts, l)
+			rep := verifyAll(t, 1, tc.artifacts, l)
 			for _, res := range rep.Results {
 				wantResult(t, res, verify.StatusError, tc.want)
 			}
