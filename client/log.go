@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -74,13 +75,16 @@ func (l *Log) TilesFromCache() int64 { return l.fromCache.Load() }
 // Origin returns the log's origin, its key's name.
 func (l *Log) Origin() string { return l.verifier.Name() }
 
+// VerifierKey returns the log's note verifier key.
+func (l *Log) VerifierKey() string { return l.vkey }
+
 // Checkpoint fetches and verifies the log's checkpoint, and its
 // cosignatures if RequireWitnesses was called. It returns the signed note
 // too, as evidence for reports.
 func (l *Log) Checkpoint(ctx context.Context) (tiles.Checkpoint, []byte, error) {
 	data, err := l.fetch.Fetch(ctx, tiles.CheckpointKey)
 	if err != nil {
-		return tiles.Checkpoint{}, nil, fmt.Errorf("couldn't fetch checkpoint: %w", err)
+		return tiles.Checkpoint{}, nil, fetchError("checkpoint", tiles.CheckpointKey, err)
 	}
 	var witnesses []note.Verifier
 	if l.witnesses != nil {
@@ -88,6 +92,9 @@ func (l *Log) Checkpoint(ctx context.Context) (tiles.Checkpoint, []byte, error) 
 	}
 	c, n, err := tiles.OpenCheckpoint(data, l.verifier, witnesses...)
 	if err != nil {
+		if served := servedOrigin(data); served != "" && served != l.Origin() {
+			return tiles.Checkpoint{}, data, &OriginError{Origin: l.Origin(), Served: served}
+		}
 		return tiles.Checkpoint{}, data, fmt.Errorf("%w: checkpoint of %s: %v", tiles.ErrVerification, l.Origin(), err)
 	}
 	if l.witnesses != nil {
@@ -109,7 +116,7 @@ func (l *Log) Index(ctx context.Context, project string) (tiles.Index, error) {
 func (l *Log) index(ctx context.Context, project string) ([]byte, tiles.Index, error) {
 	data, err := l.fetch.Fetch(ctx, tiles.IndexKey(project))
 	if err != nil {
-		return nil, tiles.Index{}, fmt.Errorf("couldn't fetch index of %s: %w", project, err)
+		return nil, tiles.Index{}, fetchError("index of "+project, tiles.IndexKey(project), err)
 	}
 	x, err := tiles.OpenIndex(data, l.verifier, project)
 	if err != nil {
@@ -296,7 +303,7 @@ func (l *Log) entry(ctx context.Context, tree tlog.Tree, leaf int64) (tiles.Entr
 	key := tiles.TilePath(t)
 	data, err := l.tile(ctx, key)
 	if err != nil {
-		return tiles.Entry{}, nil, fmt.Errorf("couldn't fetch entry bundle: %w", err)
+		return tiles.Entry{}, nil, fetchError("entry bundle", key, err)
 	}
 	entries, err := tiles.ParseBundle(data, t.W)
 	if err != nil {
@@ -338,6 +345,41 @@ func (l *Log) checkBundle(t tlog.Tile, data []byte, entries [][]byte) error {
 	}
 	l.markVerified(key, data)
 	return nil
+}
+
+// fetchError is the error of fetching the object key (what, in words):
+// err itself if it names the key already, as the fetchers of this package
+// do ("couldn't fetch https://…/checkpoint: …"), so that no message says
+// "couldn't fetch" twice.
+func fetchError(what, key string, err error) error {
+	if strings.Contains(err.Error(), key) {
+		return err
+	}
+	return fmt.Errorf("couldn't fetch %s: %w", what, err)
+}
+
+// OriginError reports a log whose checkpoint names another origin than the
+// verifier key it is read with: the key (or the log's location) is not the
+// one meant, a mistake of configuration rather than evidence that the log
+// misbehaves, so it does not wrap tiles.ErrVerification. A checkpoint of
+// the key's own origin that doesn't verify is such evidence.
+type OriginError struct {
+	// Origin is the verifier key's origin; Served the checkpoint's.
+	Origin, Served string
+}
+
+func (e *OriginError) Error() string {
+	return fmt.Sprintf("the log serves a checkpoint of origin %s, but the verifier key is for origin %s", e.Served, e.Origin)
+}
+
+// servedOrigin returns the origin line of a checkpoint's note, "" if it
+// has none that is valid.
+func servedOrigin(data []byte) string {
+	line, _, ok := bytes.Cut(data, []byte("\n"))
+	if !ok || tiles.CheckOrigin(string(line)) != nil {
+		return ""
+	}
+	return string(line)
 }
 
 // IsSecurityError reports whether err is evidence that a log misbehaves
