@@ -20,6 +20,15 @@ func (c *CountingFetcher) Fetch(ctx context.Context, key string) ([]byte, error)
 	return data, err
 }
 
+// FetchFresh fetches through the wrapped fetcher's FetchFresh, if it has
+// one (see FreshFetcher).
+func (c *CountingFetcher) FetchFresh(ctx context.Context, key string) ([]byte, error) {
+	data, err := fetchFresh(ctx, c.Fetcher, key)
+	c.requests.Add(1)
+	c.bytes.Add(int64(len(data)))
+	return data, err
+}
+
 // Counts returns the fetches so far (failed ones included) and the bytes
 // they returned.
 func (c *CountingFetcher) Counts() (requests, bytes int64) {

@@ -40,6 +40,22 @@ type Fetcher interface {
 	Fetch(ctx context.Context, key string) ([]byte, error)
 }
 
+// FreshFetcher is implemented by fetchers that can read an object's
+// current version past any cache in between: a CDN may serve a copy of a
+// mutable object (an index) as old as its max-age.
+type FreshFetcher interface {
+	FetchFresh(ctx context.Context, key string) ([]byte, error)
+}
+
+// fetchFresh reads key through f's FetchFresh, or its Fetch if it has no
+// cache to go past.
+func fetchFresh(ctx context.Context, f Fetcher, key string) ([]byte, error) {
+	if ff, ok := f.(FreshFetcher); ok {
+		return ff.FetchFresh(ctx, key)
+	}
+	return f.Fetch(ctx, key)
+}
+
 // Lister is implemented by fetchers that can enumerate objects (a log in a
 // directory); over HTTP a log can't be listed.
 type Lister interface {

@@ -82,7 +82,9 @@ type HTTPFetcher struct {
 func NewHTTPFetcher(base string, client *http.Client) (*HTTPFetcher, error) {
 	if client == nil {
 		transport := http.DefaultTransport.(*http.Transport).Clone()
-		transport.MaxIdleConnsPerHost = 32
+		// As many as the objects a run fetches at once (maxPrefetch), so
+		// that a server without HTTP/2 has its connections reused.
+		transport.MaxIdleConnsPerHost = maxPrefetch
 		// Fetch sets Accept-Encoding itself, which also turns off the
 		// transport's decompression, unbounded; this is for clarity.
 		transport.DisableCompression = true
@@ -121,6 +123,16 @@ var (
 // Fetch reads the object at key: ErrNotFound if the server answers 404,
 // ErrTooLarge if it is larger than tiles.MaxObjectSize(key) allows.
 func (h *HTTPFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
+	return h.fetch(ctx, key, false)
+}
+
+// FetchFresh is Fetch asking every cache on the way (a CDN, a proxy) for
+// the object's current version ("Cache-Control: no-cache").
+func (h *HTTPFetcher) FetchFresh(ctx context.Context, key string) ([]byte, error) {
+	return h.fetch(ctx, key, true)
+}
+
+func (h *HTTPFetcher) fetch(ctx context.Context, key string, fresh bool) ([]byte, error) {
 	if err := tiles.CheckKey(key); err != nil {
 		return nil, err
 	}
@@ -130,7 +142,7 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
 	tries := 0
 	data, err := backoff.Retry(ctx, func() ([]byte, error) {
 		tries++
-		return h.attempt(ctx, key, addr)
+		return h.attempt(ctx, key, addr, fresh)
 	},
 		backoff.WithBackOff(&backoff.ExponentialBackOff{
 			InitialInterval:     h.retryBackoff,
@@ -164,7 +176,7 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
 
 // attempt requests the object once. Its error is permanent (see
 // backoff.Permanent) unless another attempt may succeed.
-func (h *HTTPFetcher) attempt(ctx context.Context, key, addr string) ([]byte, error) {
+func (h *HTTPFetcher) attempt(ctx context.Context, key, addr string, fresh bool) ([]byte, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	// Restarted by every byte received: see progressReader.
@@ -178,6 +190,9 @@ func (h *HTTPFetcher) attempt(ctx context.Context, key, addr string) ([]byte, er
 	// Asked for explicitly, so that net/http hands over the body as sent
 	// and fetch decompresses it through the object's bound.
 	req.Header.Set("Accept-Encoding", "gzip")
+	if fresh {
+		req.Header.Set("Cache-Control", "no-cache")
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return nil, h.failure(ctx, actx, err)

@@ -112,9 +112,25 @@ func (l *Log) Index(ctx context.Context, project string) (tiles.Index, error) {
 	return x, err
 }
 
+// FreshIndex is Index reading the index's current version past any cache
+// on the way (see FreshFetcher): for a verdict that rests on what the
+// index does not list.
+func (l *Log) FreshIndex(ctx context.Context, project string) (tiles.Index, error) {
+	_, x, err := l.readIndex(ctx, project, true)
+	return x, err
+}
+
 // index is Index, also returning the signed note.
 func (l *Log) index(ctx context.Context, project string) ([]byte, tiles.Index, error) {
-	data, err := l.fetch.Fetch(ctx, tiles.IndexKey(project))
+	return l.readIndex(ctx, project, false)
+}
+
+func (l *Log) readIndex(ctx context.Context, project string, fresh bool) ([]byte, tiles.Index, error) {
+	fetch := l.fetch.Fetch
+	if fresh {
+		fetch = func(ctx context.Context, key string) ([]byte, error) { return fetchFresh(ctx, l.fetch, key) }
+	}
+	data, err := fetch(ctx, tiles.IndexKey(project))
 	if err != nil {
 		return nil, tiles.Index{}, fetchError("index of "+project, tiles.IndexKey(project), err)
 	}

@@ -148,9 +148,11 @@ func TestVerifyLaggingIndexThatMisstatesAFile(t *testing.T) {
 		t.Errorf("no security error")
 	}
 
-	// The same index, honest: the file may have been logged since.
+	// The same index, honest, and current even past any cache (the log
+	// logged no file of foo since its size): a hash none of foo 1.0's
+	// files has is a MISMATCH, not "not in log", however old the index.
 	srv.SetRewrite(clienttest.Replace(tiles.IndexKey("foo"), old))
 	l, _ = clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
 	rep = verifyAll(t, 1, []lockfile.Artifact{hashArtifact("foo", "1.0", "evil")}, l)
-	wantResult(t, rep.Results[0], verify.StatusNotInLog, "the index covers only size")
+	wantResult(t, rep.Results[0], verify.StatusMismatch, "the index, current, covers size 304 of the checkpoint's 306")
 }

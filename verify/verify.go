@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -368,6 +369,7 @@ func (v *Verifier) checkLog(ctx context.Context, l *client.Log, artifacts []lock
 		return LogStatus{Origin: l.Origin(), Err: err}, nil, results
 	}
 	run.tree = cp.Tree
+	run.refreshOlderIndexes(ctx, artifacts, digests)
 	logger.Debug("project indexes read", "origin", l.Origin(), "projects", len(projects))
 	plans := make([]plan, len(artifacts))
 	for j, a := range artifacts {
@@ -383,6 +385,52 @@ func (v *Verifier) checkLog(ctx context.Context, l *client.Log, artifacts []lock
 		}
 	}
 	return LogStatus{Origin: l.Origin(), Checkpoint: cp}, run, results
+}
+
+// refreshOlderIndexes reads again, past any cache (client.Log.FreshIndex),
+// the indexes older than the checkpoint on which a MISMATCH would rest:
+// a hash-only artifact whose digest none of the indexes read lists. An
+// index covers the files logged up to its tree size; the log writes a
+// project's index anew, before the checkpoint, whenever it logs a file of
+// the project, so the current index of an older size says no file of it
+// was logged since. But a CDN may serve a copy of the index older than
+// the checkpoint read (DESIGN.md, "What a project index proves").
+func (r *logRun) refreshOlderIndexes(ctx context.Context, artifacts []lockfile.Artifact, digests [][32]byte) {
+	var older []string
+	seen := map[string]bool{}
+	for j, a := range artifacts {
+		px := r.indexes[a.Project]
+		if a.Skip != "" || a.Filename != "" || px == nil || px.err != nil || px.absent || seen[a.Project] ||
+			px.index.TreeSize >= r.tree.N || len(r.byHash[digests[j]]) > 0 {
+			continue
+		}
+		seen[a.Project] = true
+		older = append(older, a.Project)
+	}
+	if len(older) == 0 {
+		return
+	}
+	var wg sync.WaitGroup
+	fresh := make([]tiles.Index, len(older))
+	errs := make([]error, len(older))
+	for i, p := range older {
+		wg.Go(func() { fresh[i], errs[i] = r.log.FreshIndex(ctx, p) })
+	}
+	wg.Wait()
+	changed := false
+	for i, p := range older {
+		switch {
+		case errs[i] != nil:
+			r.indexes[p].err = errs[i]
+		case fresh[i].TreeSize > r.indexes[p].index.TreeSize:
+			r.indexes[p].index = fresh[i]
+			changed = true
+		}
+	}
+	if changed {
+		r.byHash = map[[32]byte][]located{}
+		r.indexLines()
+	}
 }
 
 // readIndexes reads the projects' indexes in parallel.
@@ -406,6 +454,16 @@ func (r *logRun) readIndexes(ctx context.Context, projects []string) {
 		})
 	}
 	wg.Wait()
+	r.indexLines()
+}
+
+// indexLines locates every line of the indexes read by its digest.
+func (r *logRun) indexLines() {
+	projects := make([]string, 0, len(r.indexes))
+	for p := range r.indexes {
+		projects = append(projects, p)
+	}
+	slices.Sort(projects)
 	for _, p := range projects {
 		for _, line := range r.indexes[p].index.Lines {
 			r.byHash[line.SHA256] = append(r.byHash[line.SHA256], located{p, line})
@@ -566,14 +624,6 @@ func (r *logRun) planHash(a lockfile.Artifact, d [32]byte, x tiles.Index) plan {
 		return notInLog("no logged file of %s has %s", a.Project, tiles.FormatSHA256(d))
 	case len(release) == 0:
 		return notInLog("the log has no file of %s %s", a.Project, a.Version)
-	case x.TreeSize < r.tree.N:
-		// The file may have been logged after the index was written; the
-		// lines listed are still the index's word, and are proven, so that
-		// one misstating its entry is caught.
-		p := notInLog("%s is none of the %d logged files of %s %s, but the index covers only size %d of the checkpoint's %d",
-			tiles.FormatSHA256(d), len(release), a.Project, a.Version, x.TreeSize, r.tree.N)
-		p.prove = release
-		return p
 	}
 	var listed []string
 	for _, loc := range release[:min(len(release), maxListed)] {
@@ -582,9 +632,16 @@ func (r *logRun) planHash(a lockfile.Artifact, d [32]byte, x tiles.Index) plan {
 	if len(release) > maxListed {
 		listed = append(listed, fmt.Sprintf("and %d more", len(release)-maxListed))
 	}
+	// The index is the log's word on every file of the project up to its
+	// size, and the current one (refreshOlderIndexes): a file logged
+	// since would be in it.
+	covers := ""
+	if x.TreeSize < r.tree.N {
+		covers = fmt.Sprintf(" (the index, current, covers size %d of the checkpoint's %d: the log has logged no file of %s since)", x.TreeSize, r.tree.N, a.Project)
+	}
 	return plan{
-		result: LogResult{Status: StatusMismatch, Leaf: -1, Detail: fmt.Sprintf("%s is none of the %d logged files of %s %s: %s",
-			tiles.FormatSHA256(d), len(release), a.Project, a.Version, strings.Join(listed, ", "))},
+		result: LogResult{Status: StatusMismatch, Leaf: -1, Detail: fmt.Sprintf("%s is none of the %d logged files of %s %s: %s%s",
+			tiles.FormatSHA256(d), len(release), a.Project, a.Version, strings.Join(listed, ", "), covers)},
 		prove: release,
 	}
 }
