@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/pysumdb/pysumdb/internal/atomicfile"
 	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/tiles"
@@ -121,44 +122,7 @@ func (c *logCache) writeFile(key string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return err
 	}
-	return replaceFile(p, data, false)
-}
-
-// replaceFile writes data to path atomically (a reader sees the whole old
-// content or the whole new one), through a temporary file renamed into
-// place; with durable, the file and its directory are synced too.
-func replaceFile(path string, data []byte, durable bool) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil && durable {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if !durable {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return atomicfile.Replace(p, data, false)
 }
 
 // remove deletes a cached object that turned out not to verify.
@@ -226,5 +190,5 @@ func (c *logCache) readCheckpoint() ([]byte, error) {
 // writeCheckpoint replaces the cached checkpoint, durably (the file and
 // its directory synced), under the lock.
 func (c *logCache) writeCheckpoint(data []byte) error {
-	return replaceFile(c.checkpointPath(), data, true)
+	return atomicfile.Replace(c.checkpointPath(), data, true)
 }

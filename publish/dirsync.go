@@ -2,8 +2,9 @@ package publish
 
 import (
 	"fmt"
-	"os"
 	"sync"
+
+	"github.com/pysumdb/pysumdb/internal/atomicfile"
 )
 
 // dirSyncer makes directory fsyncs a group commit: fsyncs of one directory
@@ -56,22 +57,13 @@ func (s *dirSyncer) sync(dir string) error {
 		st.started++
 		mine := st.started
 		s.mu.Unlock()
-		err := fsyncDir(dir)
+		err := atomicfile.SyncDir(dir)
+		if err != nil {
+			err = fmt.Errorf("couldn't sync directory: %w", err)
+		}
 		s.mu.Lock()
 		st.running, st.done, st.err = false, mine, err
 		st.cond.Broadcast()
 	}
 	return st.err
-}
-
-func fsyncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("couldn't sync directory: %w", err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("couldn't sync directory: %w", err)
-	}
-	return nil
 }

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/pysumdb/pysumdb/internal/atomicfile"
 	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/tiles"
@@ -467,8 +468,7 @@ func (w *Witness) cosign(ls *logState, n *note.Note, tree *tlog.Tree) reply {
 	// The state holds the log's signature and the witness's cosignature.
 	state := append(logSigned(n), sigLines...)
 	if err := writeFileDurably(ls.path, state); err != nil {
-		var after *afterRenameError
-		if errors.As(err, &after) {
+		if errors.Is(err, atomicfile.ErrAfterRename) {
 			ls.broken = err
 		}
 		w.logger.Error("couldn't write the witness state; not cosigning", "origin", ls.origin, "error", err)
@@ -489,60 +489,19 @@ func logSigned(n *note.Note) []byte {
 	return b
 }
 
-// afterRenameError reports a failure after the state file was renamed
-// into place: its content on disk is then unknown.
-type afterRenameError struct{ err error }
-
-func (e *afterRenameError) Error() string { return e.err.Error() }
-func (e *afterRenameError) Unwrap() error { return e.err }
-
-// writeFileDurably replaces path with data: a temporary file in the same
-// directory (created if missing), fsynced, renamed over path, and the
-// directory fsynced. A failure before the rename leaves path as it was.
+// writeFileDurably replaces path with data durably (atomicfile.Replace),
+// creating its directory if missing. A failure before the rename leaves
+// path as it was; one after wraps atomicfile.ErrAfterRename.
 func writeFileDurably(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.Mkdir(dir, 0o700); err == nil {
-		if err := syncDir(filepath.Dir(dir)); err != nil {
+		if err := atomicfile.SyncDir(filepath.Dir(dir)); err != nil {
 			return err
 		}
 	} else if !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := syncDir(dir); err != nil {
-		return &afterRenameError{fmt.Errorf("fsync of %s after renaming %s: %w", dir, path, err)}
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return atomicfile.Replace(path, data, true)
 }
 
 // evidence is the JSON file written for a request whose checkpoint

@@ -2,25 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/publish"
-	"github.com/pysumdb/pysumdb/sequencer"
-	"github.com/pysumdb/pysumdb/sequencer/synthetic"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -35,72 +25,6 @@ const benchLogEnv = "PYSUMDB_BENCH_LOG"
 
 // benchLogSize is the number of synthetic files around the lockfile's.
 const benchLogSize = 1_000_000
-
-// buildBenchLog returns a log of a million synthetic files with the
-// lockfile's real files among them, as a backfill would have logged them:
-// each project's files together, the projects spread over the log. It
-// returns the store's directory and the verifier key.
-func buildBenchLog(b *testing.B) (dir, vkey string) {
-	dir = os.Getenv(benchLogEnv)
-	if dir == "" {
-		dir = b.TempDir()
-	}
-	keyFile, vkeyFile := filepath.Join(dir, "log.key"), filepath.Join(dir, "log.vkey")
-	if data, err := os.ReadFile(vkeyFile); err == nil {
-		b.Logf("reusing the log in %s", dir)
-		return filepath.Join(dir, "log"), strings.TrimSpace(string(data))
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		b.Fatal(err)
-	}
-	records, err := lockfileRecords(benchLockfile, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	byProject := map[string][]sequencer.Record{}
-	var projects []string
-	for _, r := range records {
-		if byProject[r.Project] == nil {
-			projects = append(projects, r.Project)
-		}
-		byProject[r.Project] = append(byProject[r.Project], r)
-	}
-	sort.Strings(projects)
-	skey, vkey, err := note.GenerateKey(rand.Reader, "bench.pysumdb.invalid/log")
-	if err != nil {
-		b.Fatal(err)
-	}
-	store, err := publish.OpenDir(filepath.Join(dir, "log"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	seq, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey, Holder: "bench"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer seq.Close(ctx)
-	// One batch per project: a stretch of synthetic files, then the
-	// project's own.
-	stretch := benchLogSize / len(projects)
-	for i, p := range projects {
-		n := stretch
-		if i == len(projects)-1 {
-			n = benchLogSize - i*stretch
-		}
-		batch := append(synthetic.Records(i*stretch, n), byProject[p]...)
-		if _, err := seq.Append(ctx, batch, nil); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.Logf("built a log of %d entries in %s", seq.TreeSize(), dir)
-	if err := os.WriteFile(keyFile, []byte(skey+"\n"), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(vkeyFile, []byte(vkey+"\n"), 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return store.Root(), vkey
-}
 
 // countingHandler counts the requests a handler serves, the bytes of
 // their bodies and the connections they came on.
@@ -146,11 +70,7 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 //
 // Set PYSUMDB_BENCH_LOG to a directory to keep the log between runs.
 func BenchmarkVerify(b *testing.B) {
-	dir, vkey := buildBenchLog(b)
-	store, err := publish.OpenDir(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
+	store, _, vkey := buildLatencyLog(b)
 	handler := &countingHandler{Handler: publish.Handler(store, nil)}
 	srv := httptest.NewUnstartedServer(handler)
 	srv.Config.ConnState = handler.connState
