@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/url"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -73,12 +71,11 @@ signature or a witness's cosignature doesn't verify (as for every client),
 			if err := requireFlags(c, "state"); err != nil {
 				return err
 			}
-			parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 			var sched cron.Schedule
 			if !once {
 				var err error
-				if sched, err = parser.Parse(schedule); err != nil {
-					return usagef("--schedule %q: %v", schedule, err)
+				if sched, err = parseSchedule(schedule); err != nil {
+					return err
 				}
 			}
 			if notify != "" {
@@ -116,7 +113,15 @@ signature or a witness's cosignature doesn't verify (as for every client),
 				rep, err := m.RunOnce(work)
 				return reportMonitor(g.stdout, g.stderr, stateDir, rep, err, time.Since(start))
 			}
-			return scheduleMonitor(c, g, m, parser, sched, schedule, stateDir, logger)
+			return runScheduled(c.Context(), sched, schedule, true, logger, "stopping: committing the chunk in progress (signal again to abort)", func() error {
+				start := time.Now()
+				rep, err := m.RunOnce(work)
+				if errors.Is(err, monitor.ErrStopped) && len(rep.Findings) == 0 {
+					// Asked to stop: not the outcome of a run.
+					return errSkipped
+				}
+				return reportMonitor(g.stdout, g.stderr, stateDir, rep, err, time.Since(start))
+			})
 		},
 	}
 	lf.register(c)
@@ -126,44 +131,6 @@ signature or a witness's cosignature doesn't verify (as for every client),
 	c.Flags().StringVar(&pypiURL, "pypi", "", "also compare the logged files with what this package index serves now (e.g. "+pypi.DefaultBaseURL+")")
 	c.Flags().StringVar(&notify, "notify", "", "POST each new finding as JSON to this webhook URL")
 	return c
-}
-
-// scheduleMonitor runs m on sched until the first signal, and returns the
-// outcome of the last run.
-func scheduleMonitor(c *cobra.Command, g *globals, m *monitor.Monitor, parser cron.Parser, sched cron.Schedule, spec, stateDir string, logger *slog.Logger) error {
-	work := workContext(c.Context())
-	var mu sync.Mutex
-	var last error
-	job := func() {
-		start := time.Now()
-		rep, err := m.RunOnce(work)
-		if errors.Is(err, monitor.ErrStopped) && len(rep.Findings) == 0 {
-			// Asked to stop: not the outcome of a run.
-			return
-		}
-		err = reportMonitor(g.stdout, g.stderr, stateDir, rep, err, time.Since(start))
-		mu.Lock()
-		last = err
-		mu.Unlock()
-	}
-	runner := cron.New(cron.WithParser(parser), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
-	id := runner.Schedule(sched, cron.FuncJob(job))
-	runner.Start()
-	var initial sync.WaitGroup
-	// A first run at once, through the chain so that a scheduled run
-	// can't overlap it.
-	initial.Go(runner.Entry(id).WrappedJob.Run)
-	logger.Info("scheduled", "schedule", spec, "next", runner.Entry(id).Next.Format(time.RFC3339))
-	<-c.Context().Done()
-	logger.Info("stopping: committing the chunk in progress (signal again to abort)")
-	<-runner.Stop().Done()
-	initial.Wait()
-	mu.Lock()
-	defer mu.Unlock()
-	if last != nil && !errors.Is(last, errAlarm) {
-		return fmt.Errorf("the last run failed: %w", last)
-	}
-	return last
 }
 
 // reportMonitor prints a run's findings with their evidence and a line

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"fmt"
-	"sync"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/pysumdb/pysumdb/sequencer/ingest"
@@ -36,10 +33,9 @@ finishes the batch, on GCS once the lease has expired).
 			if err := requireFlags(c, "schedule", "store", "key"); err != nil {
 				return err
 			}
-			parser := cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-			sched, err := parser.Parse(schedule)
+			sched, err := parseSchedule(schedule)
 			if err != nil {
-				return usagef("--schedule %q: %v", schedule, err)
+				return err
 			}
 			skey, err := readSignerKey(keyFile, g.stderr)
 			if err != nil {
@@ -64,40 +60,16 @@ finishes the batch, on GCS once the lease has expired).
 			}
 			cfg.Stop = c.Context().Done()
 
-			var mu sync.Mutex
-			var last error
-			job := func() {
+			job := func() error {
 				start := time.Now()
 				sum, err := ingest.Run(work, cfg)
 				err = reportIngest(g, storeLoc, sum, err, time.Since(start))
 				if err != nil && err != errAlarm {
 					logger.Error("run failed", "err", err)
 				}
-				mu.Lock()
-				last = err
-				mu.Unlock()
+				return err
 			}
-			runner := cron.New(cron.WithParser(parser), cron.WithChain(cron.SkipIfStillRunning(cron.DiscardLogger)))
-			id := runner.Schedule(sched, cron.FuncJob(job))
-			runner.Start()
-			var initial sync.WaitGroup
-			if now {
-				// Through the chain, so that a scheduled run can't
-				// overlap it.
-				initial.Go(runner.Entry(id).WrappedJob.Run)
-			}
-			logger.Info("scheduled", "schedule", schedule, "next", runner.Entry(id).Next.Format(time.RFC3339))
-
-			<-c.Context().Done()
-			logger.Info("stopping: publishing the batch in progress (signal again to abort)")
-			<-runner.Stop().Done()
-			initial.Wait()
-			mu.Lock()
-			defer mu.Unlock()
-			if last != nil {
-				return fmt.Errorf("the last run failed: %w", last)
-			}
-			return nil
+			return runScheduled(c.Context(), sched, schedule, now, logger, "stopping: publishing the batch in progress (signal again to abort)", job)
 		},
 	}
 	c.Flags().StringVar(&schedule, "schedule", "", `cron schedule, e.g. "*/5 * * * *" or "@every 10m"`)
