@@ -92,7 +92,7 @@ func (l *Log) Checkpoint(ctx context.Context) (tiles.Checkpoint, []byte, error) 
 	}
 	c, n, err := tiles.OpenCheckpoint(data, l.verifier, witnesses...)
 	if err != nil {
-		if served := servedOrigin(data); served != "" && served != l.Origin() {
+		if served := servedOrigin(data); served != "" && served != l.Origin() && !l.signedByKey(data) {
 			return tiles.Checkpoint{}, data, &OriginError{Origin: l.Origin(), Served: served}
 		}
 		return tiles.Checkpoint{}, data, fmt.Errorf("%w: checkpoint of %s: %v", tiles.ErrVerification, l.Origin(), err)
@@ -375,10 +375,12 @@ func fetchError(what, key string, err error) error {
 }
 
 // OriginError reports a log whose checkpoint names another origin than the
-// verifier key it is read with: the key (or the log's location) is not the
-// one meant, a mistake of configuration rather than evidence that the log
-// misbehaves, so it does not wrap tiles.ErrVerification. A checkpoint of
-// the key's own origin that doesn't verify is such evidence.
+// verifier key it is read with, and that the key did not sign: the key (or
+// the log's location) is not the one meant, a mistake of configuration
+// rather than evidence that the log misbehaves, so it does not wrap
+// tiles.ErrVerification. A checkpoint of the key's own origin that doesn't
+// verify, or one the key signed that names another origin, is such
+// evidence.
 type OriginError struct {
 	// Origin is the verifier key's origin; Served the checkpoint's.
 	Origin, Served string
@@ -386,6 +388,14 @@ type OriginError struct {
 
 func (e *OriginError) Error() string {
 	return fmt.Sprintf("the log serves a checkpoint of origin %s, but the verifier key is for origin %s", e.Served, e.Origin)
+}
+
+// signedByKey reports whether the log's key signed the note data: then a
+// wrong origin in it is the log's own statement, a misbehaviour, not a
+// key given for another log.
+func (l *Log) signedByKey(data []byte) bool {
+	_, err := note.Open(data, note.VerifierList(l.verifier))
+	return err == nil
 }
 
 // servedOrigin returns the origin line of a checkpoint's note, "" if it

@@ -3,8 +3,11 @@
 //
 // # Formats
 //
-// The format is chosen from the file name by [DetectFormat] (a caller may
-// name it instead):
+// The format is chosen from the file name by [DetectFormat], or, when the
+// name doesn't say (poetry.lock-v1.1-2021, project__uv.lock), from the
+// content by [DetectContentFormat] ([DetectFileFormat] does both); a caller
+// may name it instead. A file neither tells is an error wrapping
+// [ErrUnknownFormat].
 //
 //   - [Pylock]: pylock.toml and pylock.<name>.toml (PEP 751), lock-version
 //     "1.0". Wheels and sdists give filenames; attestation-identities are kept
@@ -21,7 +24,11 @@
 // Any other version of a known format is an error wrapping
 // [ErrUnsupportedVersion]: a newer schema may move or reinterpret hashes, and
 // a reader that guessed would check the wrong things. Malformed files give a
-// [*ParseError] naming the file and, where it can be found, the line.
+// [*ParseError] naming the file and, where it can be found, the line, and
+// saying what is wrong in the file's own words: a value of the wrong type
+// is named by its key, with the type found and the type wanted
+// ("package.source is a string, want a table"), never by the Go types it
+// is decoded into.
 //
 // # What is returned
 //

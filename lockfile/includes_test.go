@@ -135,7 +135,13 @@ func TestParseFileErrors(t *testing.T) {
 			t.Errorf("ParseFile(%s): %v, want a not-exist error", path, err)
 		}
 	}
-	if _, err := ParseFile(filepath.Join(dir, "lockfile"), ""); err == nil || !strings.Contains(err.Error(), "can't tell the lockfile format") {
-		t.Errorf("ParseFile without a known name: %v", err)
+	if _, err := ParseFile(filepath.Join(dir, "lockfile"), ""); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ParseFile of a missing file without a known name: %v, want a not-exist error", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lockfile"), []byte("Some notes.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseFile(filepath.Join(dir, "lockfile"), ""); !errors.Is(err, ErrUnknownFormat) || !strings.Contains(err.Error(), "can't tell the lockfile format") {
+		t.Errorf("ParseFile without a known name or content: %v", err)
 	}
 }

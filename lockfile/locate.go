@@ -2,12 +2,10 @@ package lockfile
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 
-	"github.com/pelletier/go-toml/v2"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -81,20 +79,6 @@ func (l *locator) tableStarts(header *regexp.Regexp, want int) []int {
 		}
 	}
 	return starts
-}
-
-// decodeTOML decodes a TOML document into v, with the line of any error.
-func decodeTOML(file string, data []byte, v any) error {
-	err := toml.Unmarshal(data, v)
-	if err == nil {
-		return nil
-	}
-	var decodeErr *toml.DecodeError
-	if errors.As(err, &decodeErr) {
-		line, _ := decodeErr.Position()
-		return &ParseError{File: file, Line: line, Err: err}
-	}
-	return &ParseError{File: file, Err: err}
 }
 
 // pinFile sets a's SHA256 from the digests a lockfile lists for one file

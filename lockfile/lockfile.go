@@ -1,12 +1,11 @@
 package lockfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
 	"path"
-	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,28 +24,6 @@ const (
 	Pipfile      Format = "pipfile"      // Pipfile.lock
 	Requirements Format = "requirements" // pip requirements with --hash
 )
-
-// pylockName is PEP 751's rule for a lock file name.
-var pylockName = regexp.MustCompile(`^pylock\.([^.]+\.)?toml$`)
-
-// DetectFormat tells a lockfile's format from its file name (the directory
-// does not matter, case is ignored).
-func DetectFormat(path string) (Format, error) {
-	base := strings.ToLower(filepath.Base(path))
-	switch {
-	case pylockName.MatchString(base):
-		return Pylock, nil
-	case base == "uv.lock":
-		return UV, nil
-	case base == "poetry.lock":
-		return Poetry, nil
-	case base == "pipfile.lock":
-		return Pipfile, nil
-	case strings.HasSuffix(base, ".txt"):
-		return Requirements, nil
-	}
-	return "", fmt.Errorf("can't tell the lockfile format of %s from its name (pylock.toml, pylock.<name>.toml, uv.lock, poetry.lock, Pipfile.lock or *.txt): name the format", path)
-}
 
 // Artifact is one file (or, for formats without filenames, one hash) that a
 // lockfile pins.
@@ -78,13 +55,35 @@ type Identity struct {
 var ErrUnsupportedVersion = errors.New("unsupported lockfile version")
 
 // unsupportedVersion is the error for a lockfile whose version key (as
-// decoded, nil if absent) is not one of known.
+// decoded, nil if absent) is not one of known (as the format writes them:
+// quoted if strings).
 func unsupportedVersion(file, key string, version any, known string) error {
 	found := "missing"
+	wantString := strings.HasPrefix(known, `"`)
 	switch v := version.(type) {
 	case nil:
 	case string:
 		found = strconv.Quote(v)
+		if !wantString {
+			found += " (a string)"
+		}
+	case int64:
+		found = strconv.FormatInt(v, 10)
+		if wantString {
+			found += " (a number, not a string)"
+		}
+	case float64:
+		found = strconv.FormatFloat(v, 'f', -1, 64)
+		if v == float64(int64(v)) {
+			found += ".0"
+		}
+		if wantString {
+			found += " (a number, not a string)"
+		}
+	case map[string]any:
+		found = "a table"
+	case []any:
+		found = "an array"
 	default:
 		found = fmt.Sprint(v)
 	}
@@ -108,12 +107,12 @@ func (e *ParseError) Error() string {
 func (e *ParseError) Unwrap() error { return e.Err }
 
 // ParseFile reads the lockfile at path. An empty format is detected from the
-// name. For requirements files, -r and -c includes are read too, relative to
-// the including file.
+// name or else the content (see [DetectFileFormat]). For requirements files,
+// -r and -c includes are read too, relative to the including file.
 func ParseFile(path string, format Format) ([]Artifact, error) {
 	if format == "" {
 		var err error
-		if format, err = DetectFormat(path); err != nil {
+		if format, _, err = DetectFileFormat(path); err != nil {
 			return nil, err
 		}
 	}
@@ -134,15 +133,46 @@ func ParseFile(path string, format Format) ([]Artifact, error) {
 	return artifacts, err
 }
 
+// DetectFileFormat tells the format of the lockfile at path from its name
+// ([DetectFormat]) or, if the name doesn't say, from its content
+// ([DetectContentFormat]), and says which. The error, when neither does,
+// wraps ErrUnknownFormat; a file that can't be read is an error too.
+func DetectFileFormat(path string) (Format, FormatSource, error) {
+	if format, err := DetectFormat(path); err == nil {
+		return format, FromName, nil
+	}
+	data, err := readRegularFile(path)
+	if err != nil {
+		return "", "", fmt.Errorf("couldn't read lockfile: %w", err)
+	}
+	if format, ok := DetectContentFormat(data); ok {
+		return format, FromContent, nil
+	}
+	return "", "", unknownFormat(path)
+}
+
+// unknownFormat is the error for a lockfile whose format neither its name
+// nor its content tells.
+func unknownFormat(name string) error {
+	return fmt.Errorf("%w of %s from its name or its content (want a pylock.toml, uv.lock, poetry.lock, Pipfile.lock or requirements file)", ErrUnknownFormat, name)
+}
+
 // Parse reads a lockfile held in memory; name is used in errors and in
-// Artifact.File, and to detect the format when format is empty. It reads no
-// other file: a requirements include is an error (use [ParseFile]).
+// Artifact.File, and to detect the format when format is empty (or else the
+// content is). It reads no other file: a requirements include is an error
+// (use [ParseFile]).
 func Parse(name string, data []byte, format Format) ([]Artifact, error) {
 	if format == "" {
 		var err error
 		if format, err = DetectFormat(name); err != nil {
-			return nil, err
+			var ok bool
+			if format, ok = DetectContentFormat(data); !ok {
+				return nil, unknownFormat(name)
+			}
 		}
+	}
+	if _, known := formatNames[format]; known && format != Requirements && len(bytes.TrimSpace(data)) == 0 {
+		return nil, &ParseError{File: name, Err: fmt.Errorf("the file is empty, not a %s", formatNames[format])}
 	}
 	var artifacts []Artifact
 	var err error

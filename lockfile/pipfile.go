@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 )
 
 type pipfileMeta struct {
@@ -38,8 +39,8 @@ type pipfileEntry struct {
 func parsePipfile(file string, data []byte) ([]Artifact, error) {
 	r := &reader{file: file, text: newLocator(data)}
 	dec := json.NewDecoder(bytes.NewReader(data))
-	fail := func(err error) error { return r.jsonError(dec, err, 0) }
-	if err := expectDelim(dec, '{'); err != nil {
+	fail := func(err error) error { return r.jsonError(dec, err, 0, "the file", nil) }
+	if err := expectObject(dec, "the file"); err != nil {
 		return nil, fail(err)
 	}
 	var meta *pipfileMeta
@@ -52,14 +53,14 @@ func parsePipfile(file string, data []byte) ([]Artifact, error) {
 		if key == "_meta" {
 			start := int(dec.InputOffset())
 			if err := dec.Decode(&meta); err != nil {
-				return nil, r.jsonError(dec, err, start)
+				return nil, r.jsonError(dec, err, start, "_meta", reflect.TypeFor[pipfileMeta]())
 			}
 			continue
 		}
 		// Every other key is a category of packages: "default",
 		// "develop", or one of pipenv's custom categories.
-		if err := expectDelim(dec, '{'); err != nil {
-			return nil, fail(fmt.Errorf("category %v: %w", key, err))
+		if err := expectObject(dec, fmt.Sprintf("category %q", key)); err != nil {
+			return nil, fail(err)
 		}
 		for dec.More() {
 			name, err := dec.Token()
@@ -68,15 +69,15 @@ func parsePipfile(file string, data []byte) ([]Artifact, error) {
 			}
 			entry := pipfileEntry{name: fmt.Sprint(name), from: int(dec.InputOffset())}
 			if err := dec.Decode(&entry.pkg); err != nil {
-				return nil, r.jsonError(dec, err, entry.from)
+				return nil, r.jsonError(dec, err, entry.from, fmt.Sprintf("package %q", entry.name), reflect.TypeFor[pipfilePackage]())
 			}
 			entries = append(entries, entry)
 		}
-		if err := expectDelim(dec, '}'); err != nil {
+		if _, err := dec.Token(); err != nil { // the category's closing brace
 			return nil, fail(err)
 		}
 	}
-	if err := expectDelim(dec, '}'); err != nil {
+	if _, err := dec.Token(); err != nil { // the file's closing brace
 		return nil, fail(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -148,22 +149,27 @@ func (r *reader) addPipfilePackage(entry pipfileEntry, sources map[string]string
 	return nil
 }
 
-// expectDelim reads the next token and checks that it is delim.
-func expectDelim(dec *json.Decoder, delim json.Delim) error {
+// expectObject reads the next token and checks that it opens an object,
+// the value named what.
+func expectObject(dec *json.Decoder, what string) error {
 	token, err := dec.Token()
 	if err != nil {
 		return err
 	}
-	if token != delim {
-		return fmt.Errorf("want %v, found %v", delim, token)
+	if token != json.Delim('{') {
+		return fmt.Errorf("%s is %s, want an object", what, describeToken(token))
 	}
 	return nil
 }
 
+// errTruncatedJSON is the error of a JSON lockfile that ends too soon.
+var errTruncatedJSON = errors.New("truncated JSON: the file ends before the document does")
+
 // jsonError places a JSON decoding error: at the offset the decoder gives,
 // at the end for a truncated file, or else where the decoder stopped. A type
-// error's offset counts from where Decode started, valueStart.
-func (r *reader) jsonError(dec *json.Decoder, err error, valueStart int) error {
+// error's offset counts from where Decode started, valueStart; it is told
+// in the file's words, for the value named what, decoded into root.
+func (r *reader) jsonError(dec *json.Decoder, err error, valueStart int, what string, root reflect.Type) error {
 	offset := int(dec.InputOffset())
 	var syntaxErr *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
@@ -172,9 +178,12 @@ func (r *reader) jsonError(dec *json.Decoder, err error, valueStart int) error {
 		offset = int(syntaxErr.Offset)
 	case errors.As(err, &typeErr):
 		offset = valueStart + int(typeErr.Offset)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+	case isTruncated(err):
 		offset = len(r.text.lower)
-		err = fmt.Errorf("truncated JSON: %w", io.ErrUnexpectedEOF)
+		err = errTruncatedJSON
+	}
+	if root != nil || syntaxErr != nil {
+		err = jsonMessage(err, what, root)
 	}
 	return &ParseError{File: r.file, Line: r.text.line(offset), Err: err}
 }

@@ -1,7 +1,9 @@
 package lockfile
 
 import (
+	"errors"
 	"fmt"
+	"regexp"
 	"sort"
 
 	"github.com/pysumdb/pysumdb/tiles"
@@ -34,6 +36,9 @@ type poetrySource struct {
 	URL  string `toml:"url"`
 }
 
+// poetryMetadataHeader matches the header of poetry.lock's [metadata] table.
+var poetryMetadataHeader = regexp.MustCompile(`(?m)^[ \t]*\[[ \t]*metadata[ \t]*\]`)
+
 var poetryLockVersions = map[string]bool{"1.1": true, "2.0": true, "2.1": true}
 
 // poetrySourceSkips are the reasons to skip each kind of poetry source but
@@ -55,6 +60,10 @@ func parsePoetry(file string, data []byte) ([]Artifact, error) {
 		return nil, err
 	}
 	version, _ := header.Metadata.LockVersion.(string)
+	if header.Metadata.LockVersion == nil && !poetryMetadataHeader.Match(data) {
+		// Poetry writes [metadata] last: a file without it was cut short.
+		return nil, &ParseError{File: file, Line: newLocator(data).line(len(data) - 1), Err: errors.New("no [metadata] table with lock-version: poetry writes it at the end of poetry.lock, so the file looks truncated")}
+	}
 	if !poetryLockVersions[version] {
 		return nil, unsupportedVersion(file, "metadata.lock-version", header.Metadata.LockVersion, `"1.1", "2.0" and "2.1"`)
 	}

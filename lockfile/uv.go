@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // uvDocument is the part of a uv.lock that pins files.
@@ -71,7 +73,13 @@ func (r *reader) addUVPackage(pkg uvPackage, from int) error {
 	}
 	skip, err := uvSourceSkip(pkg.Source)
 	if err != nil {
-		return &ParseError{File: r.file, Line: line, Err: fmt.Errorf("package %s: %w", pkg.Name, err)}
+		at := line
+		if len(pkg.Source) > 0 {
+			if sourceLine := r.text.find("source = ", from); sourceLine > 0 {
+				at = sourceLine
+			}
+		}
+		return &ParseError{File: r.file, Line: at, Err: fmt.Errorf("package %s: %w", pkg.Name, err)}
 	}
 	base := Artifact{Project: project, Version: pkg.Version, Skip: skip}
 	if pkg.Sdist == nil && len(pkg.Wheels) == 0 {
@@ -123,8 +131,8 @@ func uvSourceSkip(source map[string]any) (string, error) {
 		if skip, ok := uvSourceSkips[kind]; ok {
 			return skip, nil
 		}
-		kinds = append(kinds, kind)
+		kinds = append(kinds, strconv.Quote(kind))
 	}
 	sort.Strings(kinds)
-	return "", fmt.Errorf("unknown source %v", kinds)
+	return "", fmt.Errorf("unknown source %s (uv writes one of registry, git, url, path, directory, editable or virtual)", strings.Join(kinds, ", "))
 }

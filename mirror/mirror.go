@@ -143,7 +143,12 @@ func (s *Source) mirrorKey(ctx context.Context, dst publish.Store) ([]byte, erro
 		return nil, fmt.Errorf("couldn't fetch the log's key: %w", err)
 	}
 	v, err := note.NewVerifier(strings.TrimSpace(string(data)))
-	if err != nil || v.Name() != s.verifier.Name() || v.KeyHash() != s.verifier.KeyHash() {
+	if err == nil && v.Name() != s.verifier.Name() {
+		// Another log than the key given: a mistake of the user's, not
+		// evidence against the log.
+		return nil, &client.OriginError{Origin: s.verifier.Name(), Served: v.Name()}
+	}
+	if err != nil || v.KeyHash() != s.verifier.KeyHash() {
 		return nil, fmt.Errorf("%w: %s holds %q, not the key given", tiles.ErrVerification, tiles.KeyKey, strings.TrimSpace(string(data)))
 	}
 	have, _, err := dst.Read(ctx, tiles.KeyKey)

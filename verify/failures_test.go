@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/lockfile"
+	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
 )
@@ -101,6 +104,12 @@ func TestFailures(t *testing.T) {
 			logs: []verify.LogStatus{down, {Origin: "c.test/log", Err: corrupt}}, results: results(verify.StatusError, verify.StatusMismatch),
 			want: corrupt.Error(), wantIs: client.ErrCorruptCache, unusable: []string{"b.test/log", "c.test/log"},
 		},
+		"wrong origin": {
+			logs:     []verify.LogStatus{ok, {Origin: "c.test/log", Err: &client.OriginError{Origin: "c.test/log", Served: "d.test/log"}}},
+			results:  results(verify.StatusVerified, verify.StatusMismatch),
+			want:     "log c.test/log: the log serves a checkpoint of origin d.test/log, but the verifier key is for origin c.test/log",
+			unusable: []string{"c.test/log"},
+		},
 		"several failures": {
 			logs: []verify.LogStatus{ok}, results: results(verify.StatusMismatch, verify.StatusNotInLog), strict: true,
 			want: "verification failed: 1 mismatches, 1 not in the log (--strict), nothing verified (--strict)",
@@ -126,6 +135,10 @@ func TestFailures(t *testing.T) {
 			}
 			if !slices.Equal(unusable, tc.unusable) {
 				t.Errorf("unusable logs %q, want %q", unusable, tc.unusable)
+			}
+			var wrongOrigin *client.OriginError
+			if errors.As(err, &wrongOrigin) != (name == "wrong origin") {
+				t.Errorf("error %v: errors.As(*client.OriginError) = %v", err, !(name == "wrong origin"))
 			}
 			if client.IsSecurityError(err) && (len(f.Security) != 1 || f.Security[0] != forged) {
 				t.Errorf("security errors %v, want the forged index", f.Security)
@@ -197,5 +210,76 @@ func TestComparisonFailures(t *testing.T) {
 				t.Errorf("error %v does not wrap %v", err, tc.wantIs)
 			}
 		})
+	}
+}
+
+// TestNotInLog: the artifacts not in the log are summarized by project,
+// with why; and the upload times of the index lines read say how recent
+// the log is, or that it is unknown.
+func TestNotInLog(t *testing.T) {
+	uploaded := func(r sequencer.Record, at string) sequencer.Record {
+		r.UploadTime = at
+		return r
+	}
+	tl := clienttest.NewLog(t, "pysumdb.test/log", []sequencer.Record{
+		uploaded(clienttest.Record("foo", "foo-0.9.tar.gz"), "2024-03-04T05:06:07Z"),
+		uploaded(clienttest.Record("foo", "foo-1.0.tar.gz"), "2025-01-02T03:04:05.5Z"),
+		clienttest.Record("bar", "bar-2.0.tar.gz"),
+	})
+	oldCheckpoint := tl.Read(t, tiles.CheckpointKey)
+	oldSize := tl.Size(t)
+	tl.Append(t, []sequencer.Record{uploaded(clienttest.Record("foo", "foo-1.2.tar.gz"), "2026-01-01T00:00:00Z")})
+	srv := clienttest.Serve(t, tl)
+	// The indexes are fresher than the checkpoint the client gets.
+	srv.SetRewrite(func(key string, status int, body []byte) (int, []byte) {
+		if key == tiles.CheckpointKey {
+			return status, oldCheckpoint
+		}
+		return status, body
+	})
+	l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
+	rep := verifyAll(t, 1, []lockfile.Artifact{
+		fileArtifact("foo", "1.1", "foo-1.1.tar.gz", "foo-1.1.tar.gz"),
+		fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "foo-1.0.tar.gz"),
+		fileArtifact("baz", "3.0", "baz-3.0.tar.gz", "baz-3.0.tar.gz"),
+		fileArtifact("foo", "1.2", "foo-1.2.tar.gz", "foo-1.2.tar.gz"),
+		hashArtifact("baz", "3.1", "baz-3.1"),
+		fileArtifact("bar", "2.0", "bar-2.0.tar.gz", "bar-2.0.tar.gz"),
+	}, l)
+	got := rep.NotInLog()
+	want := []verify.MissingProject{
+		{Project: "foo", Versions: []string{"1.1", "1.2"}, Results: []int{0, 3},
+			Reason: fmt.Sprintf("the log has 2 other files of foo; it lists 1 of these beyond the verified checkpoint (size %d): not yet provable", oldSize)},
+		{Project: "baz", Versions: []string{"3.0", "3.1"}, Results: []int{2, 4}, Reason: "the log has no file of baz"},
+	}
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("NotInLog() =\n%+v\nwant\n%+v", got, want)
+	}
+	fresh := rep.Freshness()
+	if len(fresh) != 1 || fresh[0].Origin != "pysumdb.test/log" || fresh[0].Indexes != 2 ||
+		!fresh[0].Newest.Equal(time.Date(2025, 1, 2, 3, 4, 5, 5e8, time.UTC)) {
+		t.Errorf("Freshness() = %+v, want pysumdb.test/log, 2 indexes, newest 2025-01-02T03:04:05.5Z (not the line beyond the checkpoint)", fresh)
+	}
+
+	// Without upload times, how recent the log is is unknown; and with
+	// two logs, each says why.
+	other := clienttest.NewLog(t, "other.test/log", []sequencer.Record{clienttest.Record("foo", "foo-1.0.tar.gz")})
+	ol, _ := clienttest.OpenLog(t, clienttest.Serve(t, other).URL, other.VKey, nil)
+	rep = verifyAll(t, 1, []lockfile.Artifact{fileArtifact("baz", "3.0", "baz-3.0.tar.gz", "baz-3.0.tar.gz"), fileArtifact("foo", "1.0", "foo-1.0.tar.gz", "foo-1.0.tar.gz")}, ol, l)
+	got = rep.NotInLog()
+	if len(got) != 1 || got[0].Reason != "other.test/log: the log has no file of baz; pysumdb.test/log: the log has no file of baz" {
+		t.Errorf("NotInLog() with two logs = %+v", got)
+	}
+	fresh = rep.Freshness()
+	if len(fresh) != 2 || fresh[0].Origin != "other.test/log" || !fresh[0].Newest.IsZero() || fresh[0].Indexes != 1 {
+		t.Errorf("Freshness() = %+v, want other.test/log first, with no upload time", fresh)
+	}
+
+	// An unusable log says nothing of how recent it is.
+	srv.Down()
+	down, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
+	rep = verifyAll(t, 1, []lockfile.Artifact{fileArtifact("baz", "3.0", "baz-3.0.tar.gz", "baz-3.0.tar.gz")}, ol, down)
+	if fresh := rep.Freshness(); len(fresh) != 1 || fresh[0].Origin != "other.test/log" {
+		t.Errorf("Freshness() with a log down = %+v", fresh)
 	}
 }

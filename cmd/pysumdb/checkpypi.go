@@ -2,10 +2,10 @@ package main
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -27,7 +27,7 @@ func newCheckPyPICommand(g *globals) *cobra.Command {
 given) with their sha256 and size, and the logs for theirs, and reports every
 difference: the check to run after a release.
 
-  ok           the logs prove the hash PyPI serves (at least the quorum)
+  verified     the logs prove the hash PyPI serves (at least the quorum)
   ALARM        PyPI serves a logged file with another sha256, or with another
                size than the log's index states
   NOT IN LOG   a file PyPI serves that the logs don't have (yet): a
@@ -35,12 +35,16 @@ difference: the check to run after a release.
   NOT ON PYPI  a logged file that PyPI no longer serves (deleted, which PyPI
                allows)
 
+--pypi takes the index's base URL or its Simple API's, as pip users write it
+(https://pypi.org and https://pypi.org/simple/ are the same). --json prints
+the report as JSON (its fields are described in the README, "JSON output").
+
 ` + logFlagsHelp + `
 
 Exit status: 0 no alarm (files not yet logged and files deleted from PyPI
 are reported, not failures), 1 PyPI or the logs couldn't be read (or, with
---strict, a file is not in the log), 2 usage error, 3 ALARM or SECURITY
-ERROR.`,
+--strict, a file is not in the log), 2 usage error (a --vkey for another log
+than --log's among them), 3 ALARM or SECURITY ERROR.`,
 		Args: argsBetween(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
 			name, version, _ := strings.Cut(args[0], "==")
@@ -55,15 +59,21 @@ ERROR.`,
 			}
 			pc, err := pypi.NewClient(pypi.Config{BaseURL: pypiURL, Logger: logger})
 			if err != nil {
-				return usageError{err}
+				return usagef("--pypi: %v", err)
 			}
+			index := pc.BaseURL()
 			start := time.Now()
 			page, err := pc.Project(c.Context(), project)
 			if errors.Is(err, pypi.ErrNotFound) {
-				return fmt.Errorf("project %s is not on %s", project, pypiURL)
+				return fmt.Errorf("project %s is not on %s", project, index)
 			}
-			if err != nil {
-				return fmt.Errorf("couldn't read %s from PyPI: %w", project, err)
+			var urlErr *url.Error
+			switch {
+			case errors.As(err, &urlErr):
+				// Say the address once, not as each layer does.
+				return fmt.Errorf("couldn't read project %s from %s: %w", project, urlErr.URL, urlErr.Err)
+			case err != nil:
+				return fmt.Errorf("couldn't read project %s from %s: %w", project, index, err)
 			}
 			published := make([]verify.PublishedFile, len(page.Files))
 			for i, f := range page.Files {
@@ -73,37 +83,54 @@ ERROR.`,
 			if err != nil {
 				return err
 			}
+			f := cmp.Failures(strict)
+			if len(f.Security) == 0 && f.WrongOrigin != nil {
+				return logs.wrongOrigin(cmp.Logs)
+			}
 			what := project
 			if version != "" {
 				what += " " + version
 			}
 			if len(cmp.Results) == 0 && len(cmp.Unpublished) == 0 && len(cmp.SecurityErrors()) == 0 {
-				return fmt.Errorf("no file of %s on %s nor in the logs", what, pypiURL)
+				return fmt.Errorf("no file of %s on %s nor in the logs", what, index)
 			}
 			if asJSON {
-				err = writeCheckPyPIJSON(g.stdout, what, pypiURL, cmp, logs, time.Since(start))
+				err = writeCheckPyPIJSON(g.stdout, project, version, index, cmp, logs, f, time.Since(start))
 			} else {
-				writeCheckPyPIText(g.stdout, what, pypiURL, cmp, logs)
+				writeCheckPyPIText(g.stdout, g.quiet, what, index, cmp, logs, strict, time.Now())
 			}
 			if err != nil {
 				return err
 			}
-			return verifyOutcome(g.stderr, cmp.Failures(strict))
+			return verifyOutcome(g.stderr, f)
 		},
 	}
 	lf.register(c)
-	c.Flags().StringVar(&pypiURL, "pypi", pypi.DefaultBaseURL, "the package index's base URL (its Simple API is at /simple/)")
+	c.Flags().StringVar(&pypiURL, "pypi", pypi.DefaultBaseURL, "the package index: its base URL, or its Simple API's (https://pypi.org/simple/)")
 	c.Flags().BoolVar(&strict, "strict", false, "fail on files PyPI serves that are not in the logs")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return c
 }
 
-func writeCheckPyPIText(w io.Writer, what, pypiURL string, cmp *verify.Comparison, logs *openedLogs) {
+// checkPyPIStatus names a status as check-pypi's text does: a file PyPI
+// serves with other bytes than logged is an alarm.
+func checkPyPIStatus(s verify.Status) verify.Status {
+	if s == verify.StatusMismatch {
+		return "alarm"
+	}
+	return s
+}
+
+func writeCheckPyPIText(w io.Writer, quiet bool, what, index string, cmp *verify.Comparison, logs *openedLogs, strict bool, now time.Time) {
 	for _, res := range cmp.Results {
 		a := res.Artifact
 		label := statusLabels[res.Status]
 		if res.Status == verify.StatusMismatch {
 			label = "ALARM"
+		}
+		failure := res.Status == verify.StatusMismatch || res.Status == verify.StatusError || strict && (res.Status == verify.StatusNotInLog || res.Disagreement)
+		if quiet && !failure {
+			continue
 		}
 		if res.Disagreement {
 			label = disagreementLabel(res.Status, label)
@@ -122,34 +149,54 @@ func writeCheckPyPIText(w io.Writer, what, pypiURL string, cmp *verify.Compariso
 			fmt.Fprintf(w, "ERROR %s: listed by %s at leaf %d: %v\n", u.Line.Filename, u.Origin, u.Line.Leaf, u.Err)
 			continue
 		}
-		fmt.Fprintf(w, "NOT ON PYPI %s: %s holds it with %s at leaf %d (deleted from PyPI)\n", u.Line.Filename, u.Origin, tiles.FormatSHA256(u.Line.SHA256), u.Line.Leaf)
-	}
-	for i, ls := range cmp.Logs {
-		st := logs.stats(i)
-		state := fmt.Sprintf("checkpoint size %d", ls.Checkpoint.N)
-		if ls.Err != nil {
-			state = "UNUSABLE: " + ls.Err.Error()
+		if !quiet {
+			fmt.Fprintf(w, "NOT ON PYPI %s: %s holds it with %s at leaf %d (deleted from PyPI)\n", u.Line.Filename, u.Origin, tiles.FormatSHA256(u.Line.SHA256), u.Line.Leaf)
 		}
-		fmt.Fprintf(w, "log %s (%s): %s; %d requests, %d bytes\n", ls.Origin, logs.locations[i], state, st.Requests, st.Bytes)
 	}
-	fmt.Fprintf(w, "%s on %s: %d files, %d ok, %d alarms, %d not in log, %d errors; %d size differences; %d logged files not on PyPI (quorum %d of %d logs)\n",
-		what, pypiURL, len(cmp.Results), cmp.Count(verify.StatusVerified), cmp.Count(verify.StatusMismatch),
+	if !quiet {
+		if n := cmp.Count(verify.StatusNotInLog); n > 0 {
+			verdict := "a warning; --strict makes it a failure"
+			if strict {
+				verdict = "a failure with --strict"
+			}
+			fmt.Fprintf(w, "note: %d %s PyPI serves %s not in the log (%s).\n", n, plural(n, "file", "files"), plural(n, "is", "are"), verdict)
+			fmt.Fprintln(w, "  Why: the log may be behind PyPI: files uploaded after the log's last batch are not in it yet.")
+			for _, fr := range cmp.Freshness() {
+				fmt.Fprintf(w, "  %s\n", freshnessText(fr, now))
+			}
+			fmt.Fprintln(w, "  What to do: check again once the log has caught up.")
+		}
+		for i, ls := range cmp.Logs {
+			st := logs.stats(i)
+			state := fmt.Sprintf("checkpoint size %d", ls.Checkpoint.N)
+			if ls.Err != nil {
+				state = "UNUSABLE: " + ls.Err.Error()
+			}
+			fmt.Fprintf(w, "log %s (%s): %s; %d requests, %d bytes\n", ls.Origin, logs.locations[i], state, st.Requests, st.Bytes)
+		}
+	}
+	fmt.Fprintf(w, "%s on %s: %d files, %d verified, %d alarms, %d not in log, %d errors; %d size differences; %d logged files not on PyPI (quorum %d of %d logs)\n",
+		what, index, len(cmp.Results), cmp.Count(verify.StatusVerified), cmp.Count(verify.StatusMismatch),
 		cmp.Count(verify.StatusNotInLog), cmp.Count(verify.StatusError), len(cmp.SizeDiffers), len(cmp.Unpublished), cmp.Quorum, len(cmp.Logs))
 }
 
 type (
 	jsonCheckPyPIReport struct {
-		Project     string            `json:"project"`
-		PyPI        string            `json:"pypi"`
-		Quorum      int               `json:"quorum"`
-		Logs        []jsonLog         `json:"logs"`
-		Files       []jsonArtifact    `json:"files"`
-		SizeDiffers []jsonSizeDiffers `json:"size_differs"`
-		Unpublished []jsonUnpublished `json:"not_on_pypi"`
-		IndexErrors []string          `json:"index_errors"`
-		Counts      map[string]int    `json:"counts"`
-		Security    []string          `json:"security_errors"`
-		Seconds     float64           `json:"seconds"`
+		SchemaVersion int               `json:"schema_version"`
+		Project       string            `json:"project"`
+		Version       string            `json:"version,omitempty"`
+		PyPI          string            `json:"pypi"`
+		Quorum        int               `json:"quorum"`
+		Logs          []jsonLog         `json:"logs"`
+		Files         []jsonArtifact    `json:"files"`
+		SizeDiffers   []jsonSizeDiffers `json:"size_differs"`
+		Unpublished   []jsonUnpublished `json:"not_on_pypi"`
+		IndexErrors   []string          `json:"index_errors"`
+		Counts        map[string]int    `json:"counts"`
+		Security      []string          `json:"security_errors"`
+		Failures      []string          `json:"failures"`
+		ExitStatus    int               `json:"exit_status"`
+		Seconds       float64           `json:"seconds"`
 	}
 	jsonSizeDiffers struct {
 		Origin    string `json:"origin"`
@@ -167,13 +214,15 @@ type (
 	}
 )
 
-func writeCheckPyPIJSON(w io.Writer, what, pypiURL string, cmp *verify.Comparison, logs *openedLogs, elapsed time.Duration) error {
+func writeCheckPyPIJSON(w io.Writer, project, version, index string, cmp *verify.Comparison, logs *openedLogs, f verify.Failures, elapsed time.Duration) error {
 	out := jsonCheckPyPIReport{
-		Project: what, PyPI: pypiURL, Quorum: cmp.Quorum,
-		Logs: jsonLogs(cmp.Report, logs), Files: jsonArtifacts(cmp.Report),
+		SchemaVersion: jsonSchemaVersion, Project: project, Version: version, PyPI: index, Quorum: cmp.Quorum,
+		Logs: jsonLogs(cmp.Report, logs), Files: jsonArtifacts(cmp.Report, checkPyPIStatus),
 		SizeDiffers: []jsonSizeDiffers{}, Unpublished: []jsonUnpublished{}, IndexErrors: []string{},
-		Counts: jsonCounts(cmp.Report), Security: jsonSecurityErrors(cmp.Report), Seconds: elapsed.Seconds(),
+		Counts: jsonCounts(cmp.Results, checkPyPIStatus), Security: jsonSecurityErrors(cmp.Report),
+		Failures: jsonFailures(f), Seconds: elapsed.Seconds(),
 	}
+	out.ExitStatus = failureStatus(f)
 	for _, d := range cmp.SizeDiffers {
 		out.SizeDiffers = append(out.SizeDiffers, jsonSizeDiffers(d))
 	}
@@ -187,7 +236,5 @@ func writeCheckPyPIJSON(w io.Writer, what, pypiURL string, cmp *verify.Compariso
 	for _, err := range cmp.IndexErrors {
 		out.IndexErrors = append(out.IndexErrors, err.Error())
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return writeJSON(w, out)
 }

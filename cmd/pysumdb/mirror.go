@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -73,6 +74,9 @@ backends).
 				src.RequireWitnesses(policy)
 			}
 			rep, err := src.Mirror(c.Context(), dst, logger)
+			if wrongOrigin, ok := errors.AsType[*client.OriginError](err); ok {
+				return originUsageError(from, wrongOrigin)
+			}
 			if rep != nil {
 				printAuditFindings(g, rep)
 			}

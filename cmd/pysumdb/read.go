@@ -1,8 +1,12 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -81,20 +85,24 @@ func lookupProject(c *cobra.Command, g *globals, f readFlags, projectArg, filena
 	l.UseCache(cache)
 	cp, err := l.VerifiedCheckpoint(c.Context())
 	if err != nil {
-		return l, cp, project, nil, checkpointError(g, err)
+		return l, cp, project, nil, checkpointError(g, f.location, err)
 	}
 	files, err := l.Lookup(c.Context(), cp.Tree, project, filename)
 	return l, cp, project, files, err
 }
 
 // checkpointError prints the evidence of a rollback or a fork and returns
-// the error of a checkpoint that couldn't be verified, a usage error if the
-// cached checkpoint is unusable.
-func checkpointError(g *globals, err error) error {
+// the error of a checkpoint that couldn't be verified: a usage error if the
+// cached checkpoint is unusable, or if the log at location is not the one
+// the key is for.
+func checkpointError(g *globals, location string, err error) error {
 	var fork *client.ForkError
+	var wrongOrigin *client.OriginError
 	switch {
 	case errors.As(err, &fork):
 		writeSecurityErrors(g.stderr, []error{err})
+	case errors.As(err, &wrongOrigin):
+		return originUsageError(location, wrongOrigin)
 	case errors.Is(err, client.ErrCorruptCache):
 		return usageError{err}
 	}
@@ -103,13 +111,16 @@ func checkpointError(g *globals, err error) error {
 
 func newLookupCommand(g *globals) *cobra.Command {
 	var f readFlags
+	var asJSON bool
 	c := &cobra.Command{
-		Use:   "lookup --log DIR_OR_URL --vkey VKEY PROJECT [FILENAME]",
+		Use:   "lookup --log DIR_OR_URL --vkey VKEY PROJECT [FILENAME] [--json]",
 		Short: "Print the logged files of a project, each proven against the checkpoint",
 		Long: `lookup prints the files the log holds for PROJECT (or only FILENAME): leaf
 index, filename, sha256, size and upload time, each proven by an inclusion
-proof against the verified checkpoint. Files the project index lists beyond
-the checkpoint's size are shown as "not yet provable".
+proof against the verified checkpoint ("verified"). Files the project index
+lists beyond the checkpoint's size are shown as "not yet provable". --json
+prints them as JSON (its fields are described in the README, "JSON
+output").
 
 ` + readCacheHelp + `
 
@@ -130,13 +141,12 @@ the checkpoint's size are shown as "not yet provable".
 			if len(files) == 0 {
 				return fmt.Errorf("%s is not in the log %s (size %d)", filename, l.Origin(), cp.N)
 			}
+			if asJSON {
+				return writeLookupJSON(g.stdout, l.Origin(), f.location, cp, project, filename, files)
+			}
 			fmt.Fprintf(g.stdout, "# %s, checkpoint size %d\n", l.Origin(), cp.N)
 			for _, f := range files {
-				status := "verified"
-				if !f.Proven {
-					status = "not yet provable"
-				}
-				fmt.Fprintf(g.stdout, "%d %s %s %d %s %s", f.Leaf, f.Filename, tiles.FormatSHA256(f.SHA256), f.Size, f.UploadTime, status)
+				fmt.Fprintf(g.stdout, "%d %s %s %d %s %s", f.Leaf, f.Filename, tiles.FormatSHA256(f.SHA256), f.Size, f.UploadTime, lookupStatus(f))
 				if f.Publisher != nil {
 					fmt.Fprintf(g.stdout, " publisher=%s:%s", f.Publisher.Kind, f.Publisher.SAN)
 				}
@@ -146,5 +156,55 @@ the checkpoint's size are shown as "not yet provable".
 		},
 	}
 	f.register(c)
+	c.Flags().BoolVar(&asJSON, "json", false, "print the files as JSON")
 	return c
+}
+
+// lookupStatus names whether a logged file was proven, in the words of the
+// text and the JSON.
+func lookupStatus(f client.LoggedFile) string {
+	if f.Proven {
+		return "verified"
+	}
+	return "not yet provable"
+}
+
+type (
+	jsonLookupReport struct {
+		SchemaVersion int              `json:"schema_version"`
+		Origin        string           `json:"origin"`
+		URL           string           `json:"url"`
+		Size          int64            `json:"size"`
+		RootHash      string           `json:"root_hash"`
+		Project       string           `json:"project"`
+		Filename      string           `json:"filename,omitempty"`
+		Files         []jsonLookupFile `json:"files"`
+	}
+	jsonLookupFile struct {
+		Leaf       int64          `json:"leaf"`
+		Filename   string         `json:"filename"`
+		SHA256     string         `json:"sha256"`
+		Size       int64          `json:"size"`
+		UploadTime *string        `json:"upload_time"`
+		Status     string         `json:"status"`
+		Publisher  *jsonPublisher `json:"publisher,omitempty"`
+	}
+)
+
+func writeLookupJSON(w io.Writer, origin, location string, cp tiles.Checkpoint, project, filename string, files []client.LoggedFile) error {
+	out := jsonLookupReport{
+		SchemaVersion: jsonSchemaVersion, Origin: origin, URL: location, Size: cp.N,
+		RootHash: base64.StdEncoding.EncodeToString(cp.Hash[:]), Project: project, Filename: filename,
+		Files: []jsonLookupFile{},
+	}
+	for _, f := range files {
+		jf := jsonLookupFile{Leaf: f.Leaf, Filename: f.Filename, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size,
+			Status: strings.ReplaceAll(lookupStatus(f), " ", "-"), Publisher: publisherJSON(f.Publisher)}
+		if f.UploadTime != tiles.NoUploadTime {
+			t := f.UploadTime
+			jf.UploadTime = &t
+		}
+		out.Files = append(out.Files, jf)
+	}
+	return writeJSON(w, out)
 }

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,7 +16,6 @@ import (
 	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/lockfile"
-	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
 )
 
@@ -78,6 +75,9 @@ type openedLogs struct {
 	locations []string
 	fetchers  []*client.CountingFetcher
 	logs      []*client.Log
+	// config is the configuration file the logs come from, "" for --log
+	// and --vkey.
+	config string
 }
 
 // maxConfigSize bounds the logs configuration: a few lines a log.
@@ -129,7 +129,7 @@ func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, err
 			return nil, err
 		}
 	}
-	o := &openedLogs{verifier: &verify.Verifier{Quorum: cfg.Quorum, Logger: logger}}
+	o := &openedLogs{verifier: &verify.Verifier{Quorum: cfg.Quorum, Logger: logger}, config: f.config}
 	for _, lc := range cfg.Logs {
 		fetch, err := client.NewFetcher(lc.URL)
 		if err != nil {
@@ -178,16 +178,41 @@ type logStats struct {
 	TilesFromCache int64 `json:"tiles_from_cache"`
 }
 
+// wrongOrigin returns the usage error of the first log whose checkpoint
+// names another origin than its key, nil if none does: a wrong --vkey (or
+// --log), or a wrong entry of the configuration, not a misbehaving log.
+func (o *openedLogs) wrongOrigin(statuses []verify.LogStatus) error {
+	for i, ls := range statuses {
+		var e *client.OriginError
+		if !errors.As(ls.Err, &e) {
+			continue
+		}
+		if o.config != "" {
+			return usagef("%s: log %d (%s) serves the checkpoints of origin %s, but its vkey is the key of origin %s: fix its url or its vkey",
+				o.config, i+1, o.locations[i], e.Served, e.Origin)
+		}
+		return originUsageError(o.locations[i], e)
+	}
+	return nil
+}
+
+// originUsageError is the usage error of a --vkey whose origin is not that
+// of the log at --log.
+func originUsageError(location string, e *client.OriginError) error {
+	return usagef("the log at %s serves the checkpoints of origin %s, but --vkey is the key of origin %s: give the key of that log, or the --log of that key",
+		location, e.Served, e.Origin)
+}
+
 func newVerifyCommand(g *globals) *cobra.Command {
 	var lf logFlags
 	var format string
 	var strict, asJSON, requirePublisher bool
 	c := &cobra.Command{
-		Use:   "verify LOCKFILE (--log URL --vkey VKEY | --config FILE) [--strict] [--json]",
-		Short: "Verify the hashes of a lockfile against one or more logs",
-		Long: `verify checks every sha256 that LOCKFILE pins against the logs, from their
-static files only: each artifact is found through the log's signed project
-index, its entry proven by an inclusion proof against the verified
+		Use:   "verify [LOCKFILE...] (--log URL --vkey VKEY | --config FILE) [--strict] [--json]",
+		Short: "Verify the hashes of lockfiles against one or more logs",
+		Long: `verify checks every sha256 that each LOCKFILE pins against the logs, from
+their static files only: each artifact is found through the log's signed
+project index, its entry proven by an inclusion proof against the verified
 checkpoint, and classified:
 
   verified    the log proves the lockfile's hash (with several logs: at
@@ -197,10 +222,23 @@ checkpoint, and classified:
               (Pipfile.lock, requirements), the hash logged under another
               version or another project of the lockfile, or a hash that is
               none of the logged files of the pinned release
-  not in log  the log doesn't have the file (yet): a warning, a failure
-              with --strict
-  skipped     not a PyPI file (editable, path, git or URL sources, other
+  NOT IN LOG  the log doesn't have the file (yet): a warning, a failure
+              with --strict; summarized in one line a project, with how
+              recent the log is and what to do
+  SKIPPED     not a PyPI file (editable, path, git or URL sources, other
               indexes), or no sha256: the reason is printed
+
+Several lockfiles are verified in one run, against the same checkpoints,
+with a summary line each and a total. Without LOCKFILE, verify takes the
+lockfiles in the current directory:
+  ` + lockfilePatterns + `
+and says which it found; none is exit 2. A requirements file another found
+one includes (-r) is verified through it, once.
+
+The format comes from the file name (uv.lock, pylock.toml,
+pylock.<name>.toml, poetry.lock, Pipfile.lock, any .txt is a requirements
+file), or else from the content (poetry.lock-v1.1-2021 is read as a
+poetry.lock), unless --format names it (for every LOCKFILE).
 
 Publishers: each verified artifact's entry may record the PEP 740 publisher
 (a GitHub or GitLab workflow, a Google account) that the log verified when
@@ -211,52 +249,61 @@ whose entry records none.
 
 Each failure names the artifact, the lockfile's hash, the log's (or where it
 was logged) and the leaf index; with -v, verified artifacts are listed too,
-with their leaf; --json prints the whole report as JSON. The format comes from the file name
-(uv.lock, pylock.toml, pylock.<name>.toml, poetry.lock, Pipfile.lock, any
-other .txt is a requirements file) unless --format names it.
+with their leaf, and each artifact not in the log; with -q, only the
+failures and the summary. --json prints the whole report as JSON (its
+fields are described in the README, "JSON output").
 
 ` + logFlagsHelp + `
 
 Exit status: 0 everything verified or skipped (not-in-log artifacts are
 warnings), 1 a verification failed (a mismatch, a publisher mismatch, too
 few logs answered, or with --strict an artifact not in the log, logs that
-disagree, or nothing verified), 2 usage error, unreadable lockfile or unusable cached checkpoint, 3 SECURITY ERROR: a log
-misbehaves (bad signature, rollback, fork, an index or tile that contradicts
-the checkpoint).`,
-		Args: argsBetween(1, 1),
+disagree, or nothing verified), 2 usage error, unreadable lockfile, no
+lockfile found, a --vkey for another log than --log's (the origins differ),
+or an unusable cached checkpoint, 3 SECURITY ERROR: a log misbehaves (bad
+signature, rollback, fork, an index or tile that contradicts the
+checkpoint).`,
 		RunE: func(c *cobra.Command, args []string) error {
 			if format != "" && !knownFormat(format) {
 				return usagef("--format %q: want one of pylock, uv, poetry, pipfile, requirements", format)
 			}
-			artifacts, err := lockfile.ParseFile(args[0], lockfile.Format(format))
-			if err != nil {
-				return usageError{err}
+			run := &verifyRun{strict: strict, verbose: g.verbose, quiet: g.quiet}
+			if err := run.readLockfiles(args, lockfile.Format(format)); err != nil {
+				return err
 			}
 			logger := g.logger()
 			logs, err := lf.open(c, logger)
 			if err != nil {
 				return err
 			}
+			run.logs = logs
 			start := time.Now()
-			rep, err := logs.verifier.Verify(c.Context(), artifacts)
+			rep, err := logs.verifier.Verify(c.Context(), run.artifacts)
 			if err != nil {
 				return err
 			}
-			elapsed := time.Since(start)
+			run.elapsed, run.now = time.Since(start), time.Now()
 			rep.CheckPublishers(requirePublisher)
+			run.rep = rep
+			f := rep.Failures(strict)
+			if len(f.Security) == 0 && f.WrongOrigin != nil {
+				// The key or the location is wrong: no report on the
+				// artifacts, which that log couldn't judge.
+				return logs.wrongOrigin(rep.Logs)
+			}
 			if asJSON {
-				err = writeVerifyJSON(g.stdout, args[0], rep, logs, elapsed)
+				err = run.writeJSON(g.stdout, f, failureStatus(f))
 			} else {
-				writeVerifyText(g.stdout, g.verbose, args[0], rep, logs, elapsed)
+				run.writeText(g.stdout)
 			}
 			if err != nil {
 				return err
 			}
-			return verifyOutcome(g.stderr, rep.Failures(strict))
+			return verifyOutcome(g.stderr, f)
 		},
 	}
 	lf.register(c)
-	c.Flags().StringVar(&format, "format", "", "the lockfile format: pylock, uv, poetry, pipfile or requirements (default: from the file name)")
+	c.Flags().StringVar(&format, "format", "", "the lockfiles' format: pylock, uv, poetry, pipfile or requirements (default: from the file name, or else the content)")
 	c.Flags().BoolVar(&strict, "strict", false, "fail on artifacts not in the log, on logs that disagree, and when nothing is verified")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	c.Flags().BoolVar(&requirePublisher, "require-publisher", false, "fail on verified artifacts whose log entry records no verified PEP 740 publisher")
@@ -271,240 +318,155 @@ func knownFormat(f string) bool {
 	return false
 }
 
-// statusLabels are how the text report names each status.
-var statusLabels = map[verify.Status]string{
-	verify.StatusVerified: "ok",
-	verify.StatusMismatch: "MISMATCH",
-	verify.StatusNotInLog: "NOT IN LOG",
-	verify.StatusSkipped:  "SKIPPED",
-	verify.StatusError:    "ERROR",
-}
+// lockfilePatterns are the names verify looks for without an argument.
+const lockfilePatterns = "pylock.toml, pylock.*.toml, uv.lock, poetry.lock, Pipfile.lock, requirements*.txt"
 
-// disagreementLabel is the label of a result on which logs disagree.
-func disagreementLabel(status verify.Status, label string) string {
-	if status == verify.StatusVerified {
-		return "DISAGREEMENT (verified)"
+// findLockfiles returns the lockfiles in dir, by name (see
+// lockfilePatterns), sorted: regular files, or symbolic links to one.
+func findLockfiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, usagef("no lockfile given, and couldn't list the current directory: %v", err)
 	}
-	return label + " (logs disagree)"
+	var found []string
+	for _, e := range entries {
+		name := e.Name()
+		format, err := lockfile.DetectFormat(name)
+		if err != nil || format == lockfile.Requirements && !strings.HasPrefix(strings.ToLower(name), "requirements") {
+			continue
+		}
+		if info, err := os.Stat(filepath.Join(dir, name)); err != nil || !info.Mode().IsRegular() {
+			continue
+		}
+		found = append(found, filepath.Join(dir, name))
+	}
+	return found, nil
 }
 
-// artifactName names an artifact: its filename, or project and version.
-func artifactName(a lockfile.Artifact) string {
+// readLockfile is one lockfile of a run, read.
+type readLockfile struct {
+	path   string
+	format lockfile.Format
+	from   lockfile.FormatSource
+	// start and end delimit its artifacts in verifyRun.artifacts.
+	start, end int
+}
+
+// verifyRun is one run of verify: its lockfiles, their artifacts, and the
+// report.
+type verifyRun struct {
+	strict, verbose, quiet bool
+
+	lockfiles []readLockfile
+	// found is set when the lockfiles were found in the current
+	// directory (no argument); included names those found that another
+	// includes, each with the one that does.
+	found    bool
+	included [][2]string
+
+	artifacts []lockfile.Artifact
+	logs      *openedLogs
+	rep       *verify.Report
+	elapsed   time.Duration
+	now       time.Time
+}
+
+// readLockfiles reads the lockfiles named, or those found in the current
+// directory if none is.
+func (r *verifyRun) readLockfiles(paths []string, format lockfile.Format) error {
+	if len(paths) == 0 {
+		found, err := findLockfiles(".")
+		if err != nil {
+			return err
+		}
+		if len(found) == 0 {
+			return usagef("no lockfile given, and none in the current directory (looked for %s): name the lockfiles to verify", lockfilePatterns)
+		}
+		paths, r.found = found, true
+	}
+	seen := map[string]bool{}
+	for _, path := range paths {
+		if seen[filepath.Clean(path)] {
+			continue
+		}
+		seen[filepath.Clean(path)] = true
+		lf := readLockfile{path: path, format: format, from: lockfile.FromCaller}
+		if format == "" {
+			var err error
+			if lf.format, lf.from, err = lockfile.DetectFileFormat(path); errors.Is(err, lockfile.ErrUnknownFormat) {
+				return usagef("%v: name it with --format pylock, uv, poetry, pipfile or requirements", err)
+			} else if err != nil {
+				return usageError{err}
+			}
+		}
+		artifacts, err := lockfile.ParseFile(path, lf.format)
+		if err != nil {
+			return usageError{err}
+		}
+		lf.start = len(r.artifacts)
+		r.artifacts = append(r.artifacts, artifacts...)
+		lf.end = len(r.artifacts)
+		r.lockfiles = append(r.lockfiles, lf)
+	}
+	if r.found {
+		r.dropIncluded()
+	}
+	return nil
+}
+
+// dropIncluded drops the found lockfiles that another found one includes:
+// their artifacts are that one's already.
+func (r *verifyRun) dropIncluded() {
+	includer := map[string]string{}
+	for _, lf := range r.lockfiles {
+		for _, a := range r.artifacts[lf.start:lf.end] {
+			if file := filepath.Clean(a.File); file != filepath.Clean(lf.path) && includer[file] == "" {
+				includer[file] = lf.path
+			}
+		}
+	}
+	var kept []readLockfile
+	var artifacts []lockfile.Artifact
+	for _, lf := range r.lockfiles {
+		if by := includer[filepath.Clean(lf.path)]; by != "" {
+			r.included = append(r.included, [2]string{lf.path, by})
+			continue
+		}
+		start := len(artifacts)
+		artifacts = append(artifacts, r.artifacts[lf.start:lf.end]...)
+		lf.start, lf.end = start, len(artifacts)
+		kept = append(kept, lf)
+	}
+	r.lockfiles, r.artifacts = kept, artifacts
+}
+
+// failureError is the error that gives a verification's exit status (see
+// verify.Failures.Err): a local file to repair is an input error.
+func failureError(f verify.Failures) error {
+	err := f.Err()
 	switch {
-	case a.Filename != "":
-		return fmt.Sprintf("%s (%s %s)", a.Filename, a.Project, a.Version)
-	case a.Project == "":
-		return "requirement"
-	case a.Version == "":
-		return a.Project
+	case len(f.Security) > 0, f.Alarms > 0:
+		return err
+	case f.WrongOrigin != nil, f.CorruptCache != nil:
+		return usageError{err}
 	}
-	return a.Project + " " + a.Version
+	return err
 }
 
-func location(a lockfile.Artifact) string {
-	if a.Line > 0 {
-		return fmt.Sprintf("%s:%d", a.File, a.Line)
+// failureStatus is the exit status of a verification's failures, as
+// verifyOutcome's error gives it.
+func failureStatus(f verify.Failures) int {
+	if len(f.Security) == 0 && f.Alarms > 0 {
+		return exitAlarm
 	}
-	return a.File
-}
-
-// writeLogLines writes what each log says of a result.
-func writeLogLines(w io.Writer, rep *verify.Report, res verify.Result) {
-	for i, lr := range res.Logs {
-		text := lr.Detail
-		if lr.Err != nil && rep.Logs[i].Err == nil {
-			text += ": " + lr.Err.Error()
-		} else if lr.Err != nil {
-			text = "unusable: " + lr.Err.Error()
-		}
-		fmt.Fprintf(w, "    %s: %s\n", rep.Logs[i].Origin, text)
-	}
-}
-
-// onlyUnusableLogs reports whether the logs that couldn't answer for an
-// artifact are logs that couldn't be used at all (said once, not per
-// artifact).
-func onlyUnusableLogs(rep *verify.Report, res verify.Result) bool {
-	for i, lr := range res.Logs {
-		if lr.Status == verify.StatusError && rep.Logs[i].Err == nil {
-			return false
-		}
-	}
-	return true
-}
-
-func writeVerifyText(w io.Writer, verbose bool, lockfileName string, rep *verify.Report, logs *openedLogs, elapsed time.Duration) {
-	warnings := map[string]int{}
-	var warningOrder []string
-	unusable := 0
-	for _, res := range rep.Results {
-		a := res.Artifact
-		if a.Warning != "" {
-			if warnings[a.Warning] == 0 {
-				warningOrder = append(warningOrder, a.Warning)
-			}
-			warnings[a.Warning]++
-		}
-		label := statusLabels[res.Status]
-		switch {
-		case res.Status == verify.StatusError && onlyUnusableLogs(rep, res):
-			unusable++
-			continue
-		case res.Status == verify.StatusSkipped:
-			fmt.Fprintf(w, "%s %s at %s: %s\n", label, artifactName(a), location(a), a.Skip)
-			continue
-		case res.Disagreement:
-			label = disagreementLabel(res.Status, label)
-		case res.PublisherProblem != "":
-			fmt.Fprintf(w, "PUBLISHER MISMATCH %s at %s: %s\n", artifactName(a), location(a), res.PublisherProblem)
-		case res.Status == verify.StatusVerified && !verbose:
-			continue
-		}
-		fmt.Fprintf(w, "%s %s at %s: lockfile sha256:%s", label, artifactName(a), location(a), a.SHA256)
-		if p := res.Publisher(); p != nil {
-			fmt.Fprintf(w, " publisher %s %s", p.Kind, p.SAN)
-		}
-		fmt.Fprintln(w)
-		writeLogLines(w, rep, res)
-	}
-	if unusable > 0 {
-		fmt.Fprintf(w, "ERROR %d artifacts: too few usable logs to reach the quorum\n", unusable)
-	}
-	for _, warning := range warningOrder {
-		fmt.Fprintf(w, "note: %d artifacts: %s\n", warnings[warning], warning)
-	}
-	for i, ls := range rep.Logs {
-		st := logs.stats(i)
-		state := fmt.Sprintf("checkpoint size %d", ls.Checkpoint.N)
-		if ls.Err != nil {
-			state = "UNUSABLE: " + ls.Err.Error()
-		}
-		fmt.Fprintf(w, "log %s (%s): %s; %d requests, %d bytes, %d tiles from cache\n",
-			ls.Origin, logs.locations[i], state, st.Requests, st.Bytes, st.TilesFromCache)
-	}
-	fmt.Fprintf(w, "%s: %d verified, %d mismatch, %d not in log, %d skipped, %d errors (%d artifacts; quorum %d of %d logs; %s)\n",
-		lockfileName, rep.Count(verify.StatusVerified), rep.Count(verify.StatusMismatch), rep.Count(verify.StatusNotInLog),
-		rep.Count(verify.StatusSkipped), rep.Count(verify.StatusError), len(rep.Results), rep.Quorum, len(rep.Logs),
-		elapsed.Round(time.Millisecond))
-}
-
-// The JSON report.
-type (
-	jsonVerifyReport struct {
-		Lockfile  string         `json:"lockfile"`
-		Quorum    int            `json:"quorum"`
-		Logs      []jsonLog      `json:"logs"`
-		Artifacts []jsonArtifact `json:"artifacts"`
-		Counts    map[string]int `json:"counts"`
-		Security  []string       `json:"security_errors"`
-		Seconds   float64        `json:"seconds"`
-	}
-	jsonLog struct {
-		Origin   string   `json:"origin"`
-		URL      string   `json:"url"`
-		Size     int64    `json:"size"`
-		RootHash string   `json:"root_hash,omitempty"`
-		Error    string   `json:"error,omitempty"`
-		Stats    logStats `json:"stats"`
-	}
-	jsonArtifact struct {
-		Project      string           `json:"project"`
-		Version      string           `json:"version"`
-		Filename     string           `json:"filename,omitempty"`
-		SHA256       string           `json:"sha256"`
-		File         string           `json:"file"`
-		Line         int              `json:"line"`
-		Status       verify.Status    `json:"status"`
-		Skip         string           `json:"skip,omitempty"`
-		Warning      string           `json:"warning,omitempty"`
-		Disagreement bool             `json:"disagreement"`
-		Publisher    *tiles.Publisher `json:"publisher,omitempty"`
-		// PublisherProblem says why the publisher is not acceptable.
-		PublisherProblem string          `json:"publisher_problem,omitempty"`
-		Logs             []jsonLogResult `json:"logs,omitempty"`
-	}
-	jsonLogResult struct {
-		Origin   string        `json:"origin"`
-		Status   verify.Status `json:"status"`
-		Leaf     *int64        `json:"leaf,omitempty"`
-		Project  string        `json:"logged_project,omitempty"`
-		Filename string        `json:"logged_filename,omitempty"`
-		SHA256   string        `json:"logged_sha256,omitempty"`
-		Size     *int64        `json:"logged_size,omitempty"`
-		Detail   string        `json:"detail"`
-		Error    string        `json:"error,omitempty"`
-	}
-)
-
-func jsonLogs(rep *verify.Report, logs *openedLogs) []jsonLog {
-	out := make([]jsonLog, len(rep.Logs))
-	for i, ls := range rep.Logs {
-		out[i] = jsonLog{Origin: ls.Origin, URL: logs.locations[i], Size: ls.Checkpoint.N, Stats: logs.stats(i)}
-		if ls.Err != nil {
-			out[i].Error = ls.Err.Error()
-		} else {
-			out[i].RootHash = base64.StdEncoding.EncodeToString(ls.Checkpoint.Hash[:])
-		}
-	}
-	return out
-}
-
-func jsonArtifacts(rep *verify.Report) []jsonArtifact {
-	out := make([]jsonArtifact, len(rep.Results))
-	for j, res := range rep.Results {
-		a := res.Artifact
-		ja := jsonArtifact{
-			Project: a.Project, Version: a.Version, Filename: a.Filename, SHA256: a.SHA256, File: a.File, Line: a.Line,
-			Status: res.Status, Skip: a.Skip, Warning: a.Warning, Disagreement: res.Disagreement,
-			Publisher: res.Publisher(), PublisherProblem: res.PublisherProblem,
-		}
-		for i, lr := range res.Logs {
-			jr := jsonLogResult{Origin: rep.Logs[i].Origin, Status: lr.Status, Detail: lr.Detail}
-			if lr.Leaf >= 0 {
-				jr.Leaf, jr.Size = &lr.Leaf, &lr.Size
-				jr.Project, jr.Filename, jr.SHA256 = lr.Project, lr.Filename, hex.EncodeToString(lr.SHA256[:])
-			}
-			if lr.Err != nil {
-				jr.Error = lr.Err.Error()
-			}
-			ja.Logs = append(ja.Logs, jr)
-		}
-		out[j] = ja
-	}
-	return out
-}
-
-func jsonCounts(rep *verify.Report) map[string]int {
-	counts := map[string]int{"disagreement": rep.Disagreements()}
-	for _, s := range []verify.Status{verify.StatusVerified, verify.StatusMismatch, verify.StatusNotInLog, verify.StatusSkipped, verify.StatusError} {
-		counts[string(s)] = rep.Count(s)
-	}
-	return counts
-}
-
-func jsonSecurityErrors(rep *verify.Report) []string {
-	out := []string{}
-	for _, err := range rep.SecurityErrors() {
-		out = append(out, err.Error())
-	}
-	return out
-}
-
-func writeVerifyJSON(w io.Writer, lockfileName string, rep *verify.Report, logs *openedLogs, elapsed time.Duration) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(jsonVerifyReport{
-		Lockfile: lockfileName, Quorum: rep.Quorum,
-		Logs: jsonLogs(rep, logs), Artifacts: jsonArtifacts(rep), Counts: jsonCounts(rep),
-		Security: jsonSecurityErrors(rep), Seconds: elapsed.Seconds(),
-	})
+	return exitStatus(failureError(f))
 }
 
 // verifyOutcome reports the failures of a verification or comparison:
 // the security errors with their evidence, an alarm, warnings of unusable
 // logs; and returns the error that gives the exit status.
 func verifyOutcome(stderr io.Writer, f verify.Failures) error {
-	err := f.Err()
+	err := failureError(f)
 	switch {
 	case len(f.Security) > 0:
 		writeSecurityErrors(stderr, f.Security)
@@ -512,9 +474,8 @@ func verifyOutcome(stderr io.Writer, f verify.Failures) error {
 	case f.Alarms > 0:
 		fmt.Fprintf(stderr, "pysumdb: %v\n", err)
 		return errAlarm
-	case f.CorruptCache != nil:
-		// A local file the user must repair: an input error.
-		return usageError{err}
+	case f.WrongOrigin != nil, f.CorruptCache != nil:
+		return err
 	}
 	for _, ls := range f.Unusable {
 		fmt.Fprintf(stderr, "pysumdb: WARNING: log %s unusable: %v\n", ls.Origin, ls.Err)

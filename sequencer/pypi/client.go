@@ -88,9 +88,11 @@ func (e *StatusError) Is(target error) bool {
 // Config configures a Client and the Source built on it. The zero value
 // of every field means its default.
 type Config struct {
-	// BaseURL is the index's base URL, without the /simple/ suffix:
-	// DefaultBaseURL for PyPI. The Simple API is at BaseURL/simple/, the
-	// XML-RPC API at BaseURL/pypi. A cursor records it.
+	// BaseURL is the index's base URL: DefaultBaseURL for PyPI. The
+	// Simple API is at BaseURL/simple/, the XML-RPC API at BaseURL/pypi.
+	// The Simple API's own URL, as pip users write it
+	// (https://pypi.org/simple/), is taken as the same index: see
+	// NormalizeBaseURL. A cursor records the normalized URL.
 	BaseURL string
 	// UserAgent is sent with every request. PyPI asks bulk clients to name
 	// themselves and a contact; DefaultUserAgent does.
@@ -145,10 +147,7 @@ func (cfg Config) withDefaults() Config {
 			*v = 0
 		}
 	}
-	if cfg.BaseURL == "" {
-		cfg.BaseURL = DefaultBaseURL
-	}
-	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	cfg.BaseURL = NormalizeBaseURL(cfg.BaseURL)
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
@@ -178,6 +177,24 @@ func (cfg Config) withDefaults() Config {
 	return cfg
 }
 
+// NormalizeBaseURL returns an index's base URL as a Client uses it:
+// DefaultBaseURL for "", and otherwise without trailing slashes and
+// without the Simple API's "/simple" suffix, so that
+// https://pypi.org/simple/ (how pip users write an index URL),
+// https://pypi.org/ and https://pypi.org name the same index. It is the one
+// place every command taking an index URL (--pypi) goes through.
+func NormalizeBaseURL(base string) string {
+	base = strings.TrimSpace(base)
+	if base == "" {
+		return DefaultBaseURL
+	}
+	base = strings.TrimRight(base, "/")
+	if trimmed, ok := strings.CutSuffix(base, "/simple"); ok && !strings.HasSuffix(trimmed, ":/") && !strings.HasSuffix(trimmed, ":") {
+		base = strings.TrimRight(trimmed, "/")
+	}
+	return base
+}
+
 // Client reads an index that speaks PyPI's protocols: the JSON Simple API
 // (PEP 691), the XML-RPC changelog and provenance objects (PEP 740). Every
 // answer is validated; requests are rate limited and retried. It is safe
@@ -191,10 +208,11 @@ type Client struct {
 
 // NewClient returns a client for cfg.BaseURL.
 func NewClient(cfg Config) (*Client, error) {
+	given := cfg.BaseURL
 	cfg = cfg.withDefaults()
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		return nil, fmt.Errorf("index URL %q: want http(s)://host[/path]", cfg.BaseURL)
+		return nil, fmt.Errorf("index URL %q: want http(s)://host[/path], or the index's /simple/ URL", given)
 	}
 	limit := rate.Limit(cfg.RequestsPerSecond)
 	if cfg.RequestsPerSecond < 0 {

@@ -430,3 +430,37 @@ func TestNewClientRejectsBadURL(t *testing.T) {
 		t.Errorf("trailing slash: %v", err)
 	}
 }
+
+// TestBaseURLSimpleSuffix: an index URL written as pip users write it,
+// with /simple/, names the same index as its base URL, and works.
+func TestBaseURLSimpleSuffix(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                    pypi.DefaultBaseURL,
+		"https://pypi.org":                    "https://pypi.org",
+		"https://pypi.org/":                   "https://pypi.org",
+		"https://pypi.org/simple":             "https://pypi.org",
+		"https://pypi.org/simple/":            "https://pypi.org",
+		"https://pypi.org/simple//":           "https://pypi.org",
+		" https://pypi.org/simple/ ":          "https://pypi.org",
+		"https://mirror.example/pypi/simple/": "https://mirror.example/pypi",
+		"https://mirror.example/simpler/":     "https://mirror.example/simpler",
+		"https://simple":                      "https://simple",
+	} {
+		if got := pypi.NormalizeBaseURL(in); got != want {
+			t.Errorf("NormalizeBaseURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+	srv := fakepypi.NewServer()
+	defer srv.Close()
+	add(t, srv, "foo", "foo-1.tar.gz")
+	cfg := testConfig(srv, &logRecorder{})
+	cfg.BaseURL = srv.URL + "/simple/"
+	c := newClient(t, cfg)
+	if c.BaseURL() != srv.URL {
+		t.Errorf("BaseURL() = %q, want %q", c.BaseURL(), srv.URL)
+	}
+	page, err := c.Project(context.Background(), "foo")
+	if err != nil || len(page.Files) != 1 {
+		t.Fatalf("Project(foo) through %s = %+v, %v", cfg.BaseURL, page, err)
+	}
+}
