@@ -22,11 +22,16 @@ import (
 	"github.com/pysumdb/pysumdb/sequencer/synthetic"
 )
 
-// latencyLockfiles are the real lockfiles the latency benchmark verifies:
-// filename formats and hash-only ones.
+// latencyLockfiles are the real lockfiles the latency benchmark verifies,
+// all ten of ../shared/testdata/lockfiles: filename formats first, then
+// hash-only ones.
 var latencyLockfiles = []string{
 	"testdata/lockfiles/sigstore-python/uv.lock",
+	"testdata/lockfiles/spectree/uv.lock",
+	"testdata/lockfiles/spectree/pylock.toml",
+	"testdata/lockfiles/poetry/poetry.lock",
 	"testdata/lockfiles/rich/poetry.lock",
+	"testdata/lockfiles/rich-2021/poetry.lock",
 	"testdata/lockfiles/h11/pylock.toml",
 	"testdata/lockfiles/pipenv/pylock.toml",
 	"testdata/lockfiles/pipenv/Pipfile.lock",
@@ -45,7 +50,8 @@ func buildLatencyLog(b *testing.B) (*publish.Dir, string, string) {
 	if dir == "" {
 		dir = b.TempDir()
 	}
-	dir = filepath.Join(dir, "latency")
+	// Named after what it holds: a new lockfile makes a new log.
+	dir = filepath.Join(dir, fmt.Sprintf("latency-%d", len(latencyLockfiles)))
 	keyFile, vkeyFile := filepath.Join(dir, "log.key"), filepath.Join(dir, "log.vkey")
 	store, err := publish.OpenDir(filepath.Join(dir, "log"))
 	if err != nil {

@@ -25,6 +25,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// The race detector makes a process sleep a second as it exits (to
+	// let other goroutines report races): scripts run hundreds of them.
+	// Races are still reported, before the exit.
+	if !strings.Contains(os.Getenv("GORACE"), "atexit_sleep_ms") {
+		os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	}
 	testscript.Main(m, map[string]func(){
 		"pysumdb": func() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) },
 	})
@@ -37,6 +43,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Values[pypiServersKey{}] = map[string]*fakepypi.Server{}
+			env.Setenv("GORACE", os.Getenv("GORACE"))
 			// Each script has a client cache of its own.
 			env.Setenv("PYSUMDB_CACHE", filepath.Join(env.WorkDir, ".cache"))
 			return nil

@@ -44,6 +44,7 @@ func TestVerifyScripts(t *testing.T) {
 		Dir: "testdata/verify",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("LOCKFILES", lockfiles)
+			env.Setenv("GORACE", os.Getenv("GORACE")) // see TestMain
 			env.Setenv("PYSUMDB_CACHE", filepath.Join(env.WorkDir, "cache"))
 			return nil
 		},
