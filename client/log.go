@@ -274,6 +274,7 @@ func (r tileReader) Height() int { return tiles.TileHeight }
 func (r tileReader) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(ts))
 	g, ctx := errgroup.WithContext(r.ctx)
+	g.SetLimit(maxPrefetch)
 	for i, t := range ts {
 		g.Go(func() error {
 			var err error

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -12,9 +11,9 @@ import (
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
-// maxPrefetch bounds the objects fetched at once by PrefetchProofs and
-// ProveLines: enough that the tiles of a large lockfile's proofs all go
-// out in one round trip (over HTTP/2, on one connection).
+// maxPrefetch bounds the objects fetched at once by ProveLines: enough
+// that the tiles of a large lockfile's proofs all go out in one round trip
+// (over HTTP/2, on one connection).
 const maxPrefetch = 256
 
 // ProvenLine is what ProveLines found of one index line.
@@ -27,48 +26,6 @@ type ProvenLine struct {
 	// tiles.ErrVerification if the log's tiles or bundle don't verify,
 	// another error if they couldn't be fetched.
 	Err error
-}
-
-// errTilesRecorded ends the planning pass of tileRecorder.
-var errTilesRecorded = errors.New("tiles recorded")
-
-// tileRecorder is a tlog.TileReader that only records which tiles a proof
-// reads (tlog.TileHashReader asks for all of them in one call), so that
-// they can all be fetched at once before the proofs run.
-type tileRecorder struct {
-	seen  map[tlog.Tile]bool
-	tiles []tlog.Tile
-}
-
-func (r *tileRecorder) Height() int { return tiles.TileHeight }
-
-func (r *tileRecorder) ReadTiles(ts []tlog.Tile) ([][]byte, error) {
-	for _, t := range ts {
-		if !r.seen[t] {
-			r.seen[t] = true
-			r.tiles = append(r.tiles, t)
-		}
-	}
-	return nil, errTilesRecorded
-}
-
-func (r *tileRecorder) SaveTiles([]tlog.Tile, [][]byte) {}
-
-// proofTiles returns the distinct hash tiles the inclusion proofs of
-// leaves in tree read (and, if old is a smaller tree, the consistency
-// proof from it): they depend only on the indexes and the sizes.
-func proofTiles(tree tlog.Tree, old int64, leaves []int64) []tlog.Tile {
-	rec := &tileRecorder{seen: map[tlog.Tile]bool{}}
-	hr := tlog.TileHashReader(tree, rec)
-	for _, leaf := range leaves {
-		if leaf >= 0 && leaf < tree.N {
-			tlog.ProveRecord(tree.N, leaf, hr)
-		}
-	}
-	if old > 0 && old < tree.N {
-		tlog.ProveTree(tree.N, old, hr)
-	}
-	return rec.tiles
 }
 
 // fetchAll fetches the immutable objects at keys in parallel (through the
@@ -86,23 +43,9 @@ func (l *Log) fetchAll(ctx context.Context, keys []string) error {
 	return g.Wait()
 }
 
-// PrefetchProofs fetches at once, in parallel, every hash tile that the
-// inclusion proofs of leaves in tree and the consistency proof from a tree
-// of size old (0 for none) will read, so that the proofs then run without
-// waiting on the network one after the other. Nothing is verified here:
-// the proofs verify what they read. A tile that can't be fetched is left
-// for the proof that needs it to report.
-func (l *Log) PrefetchProofs(ctx context.Context, tree tlog.Tree, old int64, leaves []int64) {
-	ts := proofTiles(tree, old, leaves)
-	keys := make([]string, len(ts))
-	for i, t := range ts {
-		keys[i] = tiles.TilePath(t)
-	}
-	l.fetchAll(ctx, keys)
-}
-
 // ProveLines proves the entries of index lines against tree, in few round
-// trips: every hash tile the proofs need is fetched at once; each line's
+// trips: every hash tile the proofs need is fetched at once and verified
+// once (tiles.ProveInclusions); each line's
 // entry is first rebuilt from the line itself (its filename and sha256)
 // and proven without its entry bundle, the leaf's hash in the verified
 // tiles vouching for every byte of it; only the lines whose entry is not
@@ -120,22 +63,32 @@ func (l *Log) ProveLines(ctx context.Context, tree tlog.Tree, lines []tiles.Inde
 	}
 	slices.Sort(leaves)
 	leaves = slices.Compact(leaves)
-	l.PrefetchProofs(ctx, tree, 0, leaves)
+	// Every proof's tiles, read at once and verified once.
+	var proofs []tlog.RecordProof
+	err := l.retryFromLog(func() (err error) {
+		proofs, err = tiles.ProveInclusions(tree, leaves, l.TileReader(ctx))
+		return err
+	})
+	proofOf := make(map[int64]tlog.RecordProof, len(leaves))
+	for i, leaf := range leaves {
+		if err == nil {
+			proofOf[leaf] = proofs[i]
+		}
+	}
 
 	var needBundle []int
 	for i, line := range lines {
-		if line.Leaf < 0 || line.Leaf >= tree.N {
-			out[i].Err = fmt.Errorf("leaf %d is not in a tree of size %d", line.Leaf, tree.N)
-			continue
-		}
-		e, ok, err := l.proveRebuilt(ctx, tree, line)
 		switch {
+		case line.Leaf < 0 || line.Leaf >= tree.N:
+			out[i].Err = fmt.Errorf("leaf %d is not in a tree of size %d", line.Leaf, tree.N)
 		case err != nil:
-			out[i].Err = err
-		case ok:
-			out[i].Entry = e
+			out[i].Err = fmt.Errorf("couldn't prove %s at leaf %d: %w", line.Filename, line.Leaf, err)
 		default:
-			needBundle = append(needBundle, i)
+			if e, ok := rebuiltEntry(tree, line, proofOf[line.Leaf]); ok {
+				out[i].Entry = e
+			} else {
+				needBundle = append(needBundle, i)
+			}
 		}
 	}
 	if len(needBundle) == 0 {
@@ -160,27 +113,19 @@ func (l *Log) ProveLines(ctx context.Context, tree tlog.Tree, lines []tiles.Inde
 	return out
 }
 
-// proveRebuilt proves line's entry as the line describes it, without a
-// publisher: ok is false if the leaf's hash is not that rebuild's (the
-// bundle must tell). The proof's tiles failing to verify is an error.
-func (l *Log) proveRebuilt(ctx context.Context, tree tlog.Tree, line tiles.IndexLine) (tiles.Entry, bool, error) {
+// rebuiltEntry returns line's entry as the line describes it, without a
+// publisher, if proof (of the line's leaf in tree) proves it: ok is false
+// if the leaf's hash is not that rebuild's (the bundle must tell).
+func rebuiltEntry(tree tlog.Tree, line tiles.IndexLine, proof tlog.RecordProof) (tiles.Entry, bool) {
 	e := tiles.Entry{SHA256: line.SHA256, Filename: line.Filename}
 	raw, err := tiles.FormatEntry(e)
 	if err != nil {
 		// An index line the entry format can't hold: only the bundle can
 		// say what the log has at that leaf.
-		return tiles.Entry{}, false, nil
-	}
-	var proof tlog.RecordProof
-	err = l.retryFromLog(func() (err error) {
-		proof, err = tiles.ProveInclusion(tree, line.Leaf, l.TileReader(ctx))
-		return err
-	})
-	if err != nil {
-		return tiles.Entry{}, false, fmt.Errorf("couldn't prove %s at leaf %d: %w", line.Filename, line.Leaf, err)
+		return tiles.Entry{}, false
 	}
 	if tlog.CheckRecord(proof, tree.N, tree.Hash, line.Leaf, tlog.RecordHash(raw)) != nil {
-		return tiles.Entry{}, false, nil
+		return tiles.Entry{}, false
 	}
-	return e, true, nil
+	return e, true
 }

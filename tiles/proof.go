@@ -66,6 +66,83 @@ func ProveInclusion(tree tlog.Tree, index int64, r tlog.TileReader) (tlog.Record
 	return p, nil
 }
 
+// errIndexesRecorded ends the planning pass of ProveInclusions.
+var errIndexesRecorded = errors.New("indexes recorded")
+
+// indexRecorder is a tlog.HashReader that only records the stored hash
+// indexes a proof reads (tlog.ProveRecord reads them in one call; which
+// ones depends only on the sizes).
+type indexRecorder struct{ indexes []int64 }
+
+func (r *indexRecorder) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	r.indexes = append(r.indexes, indexes...)
+	return nil, errIndexesRecorded
+}
+
+// hashMap is a tlog.HashReader of hashes read and verified before.
+type hashMap map[int64]tlog.Hash
+
+func (m hashMap) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		h, ok := m[x]
+		if !ok {
+			return nil, fmt.Errorf("hash %d was not read", x)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// ProveInclusions returns the inclusion proofs of leaves in tree, as
+// ProveInclusion does, reading every tile they need in one ReadTiles call
+// and verifying each tile against tree once: for many leaves, one round
+// trip and a fraction of the hashing.
+func ProveInclusions(tree tlog.Tree, leaves []int64, r tlog.TileReader) ([]tlog.RecordProof, error) {
+	rec := &indexRecorder{}
+	for _, leaf := range leaves {
+		if leaf < 0 || leaf >= tree.N {
+			return nil, fmt.Errorf("%w: leaf %d is not below tree size %d", ErrVerification, leaf, tree.N)
+		}
+		tlog.ProveRecord(tree.N, leaf, rec)
+	}
+	seen := map[int64]bool{}
+	var indexes []int64
+	for _, x := range rec.indexes {
+		if !seen[x] {
+			seen[x] = true
+			indexes = append(indexes, x)
+		}
+	}
+	var what string
+	switch len(leaves) {
+	case 0:
+		return nil, nil
+	case 1:
+		what = fmt.Sprintf("inclusion of leaf %d in tree of size %d", leaves[0], tree.N)
+	default:
+		what = fmt.Sprintf("inclusion of leaf %d in tree of size %d (and of %d more leaves)", leaves[0], tree.N, len(leaves)-1)
+	}
+	tr := &readTracker{TileReader: r}
+	hashes, err := tlog.TileHashReader(tree, tr).ReadHashes(indexes)
+	if err != nil {
+		return nil, tr.classify(err, what)
+	}
+	m := make(hashMap, len(indexes))
+	for i, x := range indexes {
+		m[x] = hashes[i]
+	}
+	proofs := make([]tlog.RecordProof, len(leaves))
+	for i, leaf := range leaves {
+		p, err := tlog.ProveRecord(tree.N, leaf, m)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrVerification, what, err)
+		}
+		proofs[i] = p
+	}
+	return proofs, nil
+}
+
 // ProveConsistency returns the proof that old is a prefix of newer, built
 // from newer's tiles read through r, after checking it. On a verification
 // failure the proof (possibly empty) is returned with the error, as

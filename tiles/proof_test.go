@@ -463,3 +463,44 @@ func BenchmarkCheckInclusion(b *testing.B) {
 		}
 	}
 }
+
+// TestProveInclusions checks the batch proofs against the single ones,
+// and that a tile that doesn't match the tree fails them all.
+func TestProveInclusionsMatchesProveInclusion(t *testing.T) {
+	const size = 70000
+	l := sharedMemLog(t, size)
+	tree := l.tree(t, size)
+	tr := &tileReader{tiles: l.published(t, size)}
+	leaves := []int64{0, 1, 255, 256, 511, 700, 65536, 69999, 700}
+	proofs, err := ProveInclusions(tree, leaves, tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, leaf := range leaves {
+		one, err := ProveInclusion(tree, leaf, tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(one) != len(proofs[i]) {
+			t.Fatalf("leaf %d: %d hashes, ProveInclusion %d", leaf, len(proofs[i]), len(one))
+		}
+		for j := range one {
+			if one[j] != proofs[i][j] {
+				t.Fatalf("leaf %d: hash %d differs", leaf, j)
+			}
+		}
+	}
+	for i, leaf := range leaves {
+		if err := tlog.CheckRecord(proofs[i], tree.N, tree.Hash, leaf, tlog.RecordHash(l.entries[leaf])); err != nil {
+			t.Errorf("leaf %d: %v", leaf, err)
+		}
+	}
+	if _, err := ProveInclusions(tree, []int64{size}, tr); !errors.Is(err, ErrVerification) {
+		t.Errorf("a leaf beyond the tree: %v", err)
+	}
+	bad := tree
+	bad.Hash[0] ^= 1
+	if _, err := ProveInclusions(bad, leaves, tr); !errors.Is(err, ErrVerification) {
+		t.Errorf("tiles of another tree: %v", err)
+	}
+}
