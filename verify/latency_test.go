@@ -16,7 +16,7 @@ import (
 // testRTT is the round trip the scheduling tests add to each request: long
 // enough that requests sent together overlap whatever the machine's load,
 // so that the depth measured is the client's dependency chain.
-const testRTT = 150 * time.Millisecond
+const testRTT = 300 * time.Millisecond
 
 // TestVerifyRoundTrips checks the scheduling of a verification: the
 // indexes go out with the checkpoint, every tile of the proofs at once,
