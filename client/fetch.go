@@ -21,10 +21,8 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"path"
-	"slices"
-	"strings"
 
+	"github.com/pysumdb/pysumdb/internal/fslist"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -115,39 +113,10 @@ func (f FSFetcher) Fetch(ctx context.Context, key string) ([]byte, error) {
 	return readFSObject(f.FS, key)
 }
 
-// List implements Lister: the keys that start with prefix, sorted. As
-// publish.Dir lists them, a file or directory whose name starts with "."
-// (a temporary file, a lock) holds no object, except .well-known.
+// List implements Lister: the keys that start with prefix, sorted, as
+// publish.Dir lists them (fslist.List).
 func (f FSFetcher) List(ctx context.Context, prefix string) ([]string, error) {
-	// Walk only the directory that can hold the prefix.
-	start := "."
-	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		start = path.Clean(prefix[:i])
-	}
-	var keys []string
-	err := fs.WalkDir(f.FS, start, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if p != start && strings.HasPrefix(e.Name(), ".") && e.Name() != ".well-known" {
-			if e.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if !e.IsDir() && strings.HasPrefix(p, prefix) {
-			keys = append(keys, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("couldn't list %q: %w", prefix, err)
-	}
-	slices.Sort(keys)
-	return keys, nil
+	return fslist.List(f.FS, prefix)
 }
 
 // dirFS is the file system of the directory it names, read through an

@@ -12,8 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -22,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pysumdb/pysumdb/internal/bounded"
+	"github.com/pysumdb/pysumdb/internal/fslist"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -475,42 +474,7 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 
 // List implements Store.
 func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
-	var keys []string
-	// Walk only the directory that can hold the prefix.
-	start := d.root
-	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		start = filepath.Join(d.root, filepath.FromSlash(prefix[:i]))
-	}
-	err := filepath.WalkDir(start, func(p string, e fs.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if p != start && strings.HasPrefix(e.Name(), ".") && e.Name() != ".well-known" {
-			if e.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if e.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(d.root, p)
-		if err != nil {
-			return err
-		}
-		if key := filepath.ToSlash(rel); strings.HasPrefix(key, prefix) {
-			keys = append(keys, key)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("couldn't list %q: %w", prefix, err)
-	}
-	sort.Strings(keys)
-	return keys, nil
+	return fslist.List(os.DirFS(d.root), prefix)
 }
 
 // Lock implements Store with a non-blocking flock on .lease.
