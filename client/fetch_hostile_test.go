@@ -15,13 +15,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/pysumdb/pysumdb/internal/hostile"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -35,32 +35,14 @@ import (
 type hostileServer struct {
 	*httptest.Server
 	requests atomic.Int64
-	written  atomic.Int64
-
-	// inflight counts the handlers running, under mu; idle is signalled
-	// when it drops to zero. (A WaitGroup can't be waited on while a late
-	// request may still Add to it.)
-	mu       sync.Mutex
-	inflight int
-	idle     *sync.Cond
+	handlers hostile.Handlers
 }
 
 func newHostileServer(t *testing.T, handler func(w http.ResponseWriter, r *http.Request, n int64)) *hostileServer {
 	t.Helper()
 	s := &hostileServer{}
-	s.idle = sync.NewCond(&s.mu)
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.inflight++
-		s.mu.Unlock()
-		defer func() {
-			s.mu.Lock()
-			if s.inflight--; s.inflight == 0 {
-				s.idle.Broadcast()
-			}
-			s.mu.Unlock()
-		}()
-		handler(&countingWriter{ResponseWriter: w, n: &s.written}, r, s.requests.Add(1))
+		s.handlers.Serve(w, func(w http.ResponseWriter) { handler(w, r, s.requests.Add(1)) })
 	}))
 	t.Cleanup(s.Close)
 	return s
@@ -68,50 +50,7 @@ func newHostileServer(t *testing.T, handler func(w http.ResponseWriter, r *http.
 
 // settled waits for the handlers to return (the client hung up) and
 // returns the body bytes written.
-func (s *hostileServer) settled(t *testing.T) int64 {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		s.mu.Lock()
-		for s.inflight > 0 {
-			s.idle.Wait()
-		}
-		s.mu.Unlock()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the server is still writing 30 s after the client gave up")
-	}
-	return s.written.Load()
-}
-
-type countingWriter struct {
-	http.ResponseWriter
-	n *atomic.Int64
-}
-
-func (w *countingWriter) Write(p []byte) (int, error) {
-	n, err := w.ResponseWriter.Write(p)
-	w.n.Add(int64(n))
-	return n, err
-}
-
-func (w *countingWriter) Flush() { w.ResponseWriter.(http.Flusher).Flush() }
-
-// stream writes size bytes of generated data (not stored: a 2 GB answer
-// costs the server nothing), until the client hangs up.
-func stream(w http.ResponseWriter, size int64) {
-	chunk := bytes.Repeat([]byte("0123456789abcdef"), 2048)
-	for size > 0 {
-		n := min(size, int64(len(chunk)))
-		if _, err := w.Write(chunk[:n]); err != nil {
-			return
-		}
-		size -= n
-	}
-}
+func (s *hostileServer) settled(t *testing.T) int64 { return s.handlers.Settled(t) }
 
 const twoGB = 2 << 30
 
@@ -173,7 +112,7 @@ func TestFetchEndlessBodies(t *testing.T) {
 					if announce {
 						w.Header().Set("Content-Length", strconv.Itoa(twoGB))
 					}
-					stream(w, twoGB)
+					hostile.Stream(w, twoGB)
 				})
 				h := fastFetcher(t, s)
 				var err error
@@ -212,7 +151,7 @@ func TestFetchAtTheBound(t *testing.T) {
 					if announce {
 						w.Header().Set("Content-Length", strconv.FormatInt(size, 10))
 					}
-					stream(w, size)
+					hostile.Stream(w, size)
 				})
 				data, err := fastFetcher(t, s).Fetch(context.Background(), key)
 				if size > limit {
