@@ -454,20 +454,7 @@ func TestFetchCancel(t *testing.T) {
 // of the directory, not followed.
 func TestDirFetcherBounds(t *testing.T) {
 	dir := t.TempDir()
-	write := func(key string, size int64) {
-		p := filepath.Join(dir, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Truncate(size); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
+	write := func(key string, size int64) { hostile.SparseFile(t, dir, key, size) }
 	write("tile/0/000", twoGB)
 	write("index/foo", twoGB)
 	write("tile/0/001", tiles.MaxHashTileSize)

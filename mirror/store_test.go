@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/pysumdb/pysumdb/client"
+	"github.com/pysumdb/pysumdb/internal/hostile"
 	"github.com/pysumdb/pysumdb/mirror"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
@@ -23,20 +24,7 @@ type otherStore struct{ publish.Store }
 // object than its kind allows, any other store once it has read it.
 func TestStoreFetcherBounds(t *testing.T) {
 	dir := t.TempDir()
-	write := func(key string, size int64) {
-		p := filepath.Join(dir, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Truncate(size); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
+	write := func(key string, size int64) { hostile.SparseFile(t, dir, key, size) }
 	write("tile/0/000", 2<<30) // sparse
 	write("tile/0/001", tiles.MaxHashTileSize)
 	write("tile/0/002", tiles.MaxHashTileSize+1)

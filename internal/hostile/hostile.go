@@ -5,6 +5,8 @@ package hostile
 import (
 	"bytes"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -106,5 +108,27 @@ func Stream(w http.ResponseWriter, size int64) {
 			return
 		}
 		size -= n
+	}
+}
+
+// SparseFile writes the object at key under dir as a file of size bytes
+// that takes no room on disk (sparse): an oversized object for the
+// readers of a log in a directory to refuse.
+func SparseFile(t testing.TB, dir, key string, size int64) {
+	t.Helper()
+	p := filepath.Join(dir, filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = f.Truncate(size)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }
