@@ -7,26 +7,8 @@ import (
 	"testing"
 
 	"github.com/pysumdb/pysumdb/client"
-	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/publish"
-	"github.com/pysumdb/pysumdb/sequencer/seqtest"
 )
-
-// newBarLog is clienttest.NewStoreLog with two files of project bar appended, one of
-// which its filename does not give: baz-1.0.tar.gz is listed in the
-// filename note filenames/baz.
-func newBarLog(t *testing.T) (*publish.Dir, string, string) {
-	t.Helper()
-	store, skey, vkey := clienttest.NewStoreLog(t)
-	records := seqtest.Records(10_000, 2)
-	for i, filename := range []string{"baz-1.0.tar.gz", "bar-2.0.tar.gz"} {
-		records[i].Project, records[i].Filename = "bar", filename
-	}
-	if _, err := seqtest.Append(context.Background(), store, skey, records, ""); err != nil {
-		t.Fatal(err)
-	}
-	return store, skey, vkey
-}
 
 // auditOK audits store from its directory (listable) and over HTTP, and
 // fails t unless both pass without warnings.

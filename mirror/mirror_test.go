@@ -313,7 +313,7 @@ func TestMirrorRetriesAreBounded(t *testing.T) {
 
 // Over HTTP, a mirror copies the project list and the filename notes too.
 func TestMirrorCopiesProjectListAndNotes(t *testing.T) {
-	src, _, vkey := newBarLog(t)
+	src, _, vkey := clienttest.NewBarLog(t)
 	srv := httptest.NewServer(publish.Handler(src, nil))
 	defer srv.Close()
 	fetch, _ := client.NewHTTPFetcher(srv.URL, nil)

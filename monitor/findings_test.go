@@ -70,7 +70,7 @@ func wantProvenEntry(t *testing.T, f monitor.Finding, leaf int64, filename strin
 // lists it. Each is found, with the signed index as evidence.
 func TestIndexDropsAFile(t *testing.T) {
 	t.Run("before", func(t *testing.T) {
-		store, skey, vkey := newBarLog(t)
+		store, skey, vkey := clienttest.NewBarLog(t)
 		dropped := lineOf(t, store, vkey, "project-5", 0)
 		clienttest.RewriteIndex(t, store, skey, "project-5", func(x *tiles.Index) { x.Lines = x.Lines[1:] })
 		rep := monitorOnce(t, t.TempDir(), logAt{store.Root(), vkey})
@@ -82,7 +82,7 @@ func TestIndexDropsAFile(t *testing.T) {
 		wantProvenEntry(t, f, dropped.Leaf, dropped.Filename)
 	})
 	t.Run("after", func(t *testing.T) {
-		store, skey, vkey := newBarLog(t)
+		store, skey, vkey := clienttest.NewBarLog(t)
 		state := t.TempDir()
 		wantNoFindings(t, monitorOnce(t, state, logAt{store.Root(), vkey}))
 		// A new batch extends project-5; then its index loses an old file.
@@ -123,7 +123,7 @@ func TestIndexLies(t *testing.T) {
 		{"leaf of another project after", monitor.KindIndexAdds, func(x *tiles.Index) { x.Lines = append(x.Lines, tiles.IndexLine{}) }, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			store, skey, vkey := newBarLog(t)
+			store, skey, vkey := clienttest.NewBarLog(t)
 			state := t.TempDir()
 			// Before: one chunk, so that only the checks of the lines of
 			// the chunk's leaves see the lie.

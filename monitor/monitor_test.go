@@ -100,22 +100,6 @@ func wantOnly(t *testing.T, rep *monitor.Report, kind string) monitor.Finding {
 	return rep.Findings[0]
 }
 
-// newBarLog is clienttest.NewStoreLog with two files of project bar
-// appended, one of which its filename does not give: baz-1.0.tar.gz is
-// listed in the filename note filenames/baz.
-func newBarLog(t *testing.T) (*publish.Dir, string, string) {
-	t.Helper()
-	store, skey, vkey := clienttest.NewStoreLog(t)
-	records := seqtest.Records(10_000, 2)
-	for i, filename := range []string{"baz-1.0.tar.gz", "bar-2.0.tar.gz"} {
-		records[i].Project, records[i].Filename = "bar", filename
-	}
-	if _, err := seqtest.Append(context.Background(), store, skey, records, ""); err != nil {
-		t.Fatal(err)
-	}
-	return store, skey, vkey
-}
-
 func appendRecords(t *testing.T, store *publish.Dir, skey string, first, n int) {
 	t.Helper()
 	if _, err := seqtest.Append(context.Background(), store, skey, seqtest.Records(first, n), ""); err != nil {
@@ -127,7 +111,7 @@ func appendRecords(t *testing.T, store *publish.Dir, skey string, first, n int) 
 // followed over several runs and chunks: nothing is found, every entry is
 // checked once, and the state ends at the checkpoint.
 func TestHonestLog(t *testing.T) {
-	store, skey, vkey := newBarLog(t)
+	store, skey, vkey := clienttest.NewBarLog(t)
 	state := t.TempDir()
 	m := openMonitor(t, config(t, state, logAt{store.Root(), vkey}))
 	rep := runOnce(t, m)
@@ -165,7 +149,7 @@ func TestBusy(t *testing.T) {
 // A run asked to stop commits the chunk in progress and stops; the next
 // run goes on from there and checks every entry once.
 func TestStopAndResume(t *testing.T) {
-	store, _, vkey := newBarLog(t)
+	store, _, vkey := clienttest.NewBarLog(t)
 	state := t.TempDir()
 	cfg := config(t, state, logAt{store.Root(), vkey})
 	stop := make(chan struct{})

@@ -91,3 +91,19 @@ func RewriteIndex(t testing.TB, store publish.Store, skey, project string, edit 
 	}
 	Put(t, store, tiles.IndexKey(project), signed)
 }
+
+// NewBarLog is NewStoreLog with two files of project bar appended, one
+// of which its filename does not give: baz-1.0.tar.gz is listed in the
+// filename note filenames/baz.
+func NewBarLog(t testing.TB) (*publish.Dir, string, string) {
+	t.Helper()
+	store, skey, vkey := NewStoreLog(t)
+	records := seqtest.Records(10_000, 2)
+	for i, filename := range []string{"baz-1.0.tar.gz", "bar-2.0.tar.gz"} {
+		records[i].Project, records[i].Filename = "bar", filename
+	}
+	if _, err := seqtest.Append(context.Background(), store, skey, records, ""); err != nil {
+		t.Fatal(err)
+	}
+	return store, skey, vkey
+}
