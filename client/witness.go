@@ -31,20 +31,11 @@ func NewWitnessPolicy(vkeys []string, quorum int) (*WitnessPolicy, error) {
 	if len(vkeys) == 0 {
 		return nil, errors.New("a witness policy needs at least one witness key")
 	}
-	p := &WitnessPolicy{quorum: quorum}
-	names := map[string]bool{}
-	for _, vkey := range vkeys {
-		v, err := tiles.NewCosignatureVerifier(vkey)
-		if err != nil {
-			return nil, err
-		}
-		// Two keys of one name would let one witness count twice.
-		if names[v.Name()] {
-			return nil, fmt.Errorf("two witness keys named %s: one witness can't count twice toward the quorum", v.Name())
-		}
-		names[v.Name()] = true
-		p.witnesses = append(p.witnesses, v)
+	verifiers, err := tiles.NewCosignatureVerifiers(vkeys)
+	if err != nil {
+		return nil, err
 	}
+	p := &WitnessPolicy{witnesses: verifiers, quorum: quorum}
 	if p.quorum == 0 {
 		p.quorum = len(vkeys)
 	}

@@ -56,17 +56,13 @@ func newCosigner(cfg Config) (*cosigner, error) {
 	if c.client == nil {
 		c.client = &http.Client{}
 	}
-	names := map[string]bool{}
-	for _, w := range cfg.Witnesses {
-		v, err := tiles.NewCosignatureVerifier(w.VKey)
-		if err != nil {
-			return nil, fmt.Errorf("witness %s: %w", w.URL, err)
-		}
-		if names[v.Name()] {
-			return nil, fmt.Errorf("two witnesses named %s", v.Name())
-		}
-		names[v.Name()] = true
-		c.verifiers = append(c.verifiers, v)
+	vkeys := make([]string, len(cfg.Witnesses))
+	for i, w := range cfg.Witnesses {
+		vkeys[i] = w.VKey
+	}
+	var err error
+	if c.verifiers, err = tiles.NewCosignatureVerifiers(vkeys); err != nil {
+		return nil, fmt.Errorf("witnesses: %w", err)
 	}
 	return c, nil
 }

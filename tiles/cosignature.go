@@ -77,6 +77,26 @@ func NewCosignatureVerifier(vkey string) (note.Verifier, error) {
 	return &cosignatureVerifier{name: name, hash: uint32(hash), key: ed25519.PublicKey(key[1:])}, nil
 }
 
+// NewCosignatureVerifiers returns the verifiers of the witnesses of vkeys
+// (see NewCosignatureVerifier), which must have distinct names: two keys
+// of one name would let one witness count twice toward a quorum.
+func NewCosignatureVerifiers(vkeys []string) ([]note.Verifier, error) {
+	verifiers := make([]note.Verifier, len(vkeys))
+	names := map[string]bool{}
+	for i, vkey := range vkeys {
+		v, err := NewCosignatureVerifier(vkey)
+		if err != nil {
+			return nil, err
+		}
+		if names[v.Name()] {
+			return nil, fmt.Errorf("two witness keys named %s: one witness can't count twice toward the quorum", v.Name())
+		}
+		names[v.Name()] = true
+		verifiers[i] = v
+	}
+	return verifiers, nil
+}
+
 // IsCosignatureKey reports whether vkey is a cosignature/v1 verifier key
 // (as opposed to a log's note key, or garbage).
 func IsCosignatureKey(vkey string) bool {

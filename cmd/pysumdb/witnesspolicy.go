@@ -117,8 +117,7 @@ func readWitnesses(path string) ([]sequencer.Witness, time.Duration, error) {
 		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, 0, usagef("%s: witness %d: url %q is not an http(s) URL", path, i+1, w.URL)
 		}
-		if !tiles.IsCosignatureKey(w.VKey) {
-			_, err := tiles.NewCosignatureVerifier(w.VKey)
+		if _, err := tiles.NewCosignatureVerifier(w.VKey); err != nil {
 			return nil, 0, usagef("%s: witness %d (%s): vkey: %v", path, i+1, w.URL, err)
 		}
 		witnesses = append(witnesses, sequencer.Witness{URL: w.URL, VKey: w.VKey})
