@@ -203,6 +203,7 @@ verify the log and their lockfiles against it from those files alone.
 		newCheckPyPICommand(g),
 		newMonitorCommand(g),
 		newWitnessCommand(g),
+		newProxyCommand(g),
 	)
 	return root
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,12 +17,14 @@ import (
 	"strings"
 	"time"
 
+	"testing"
+
 	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"github.com/pysumdb/pysumdb/internal/pydisttest"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/rogpeppe/go-internal/testscript"
-	"testing"
 )
 
 func TestMain(m *testing.M) {
@@ -48,6 +51,13 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PYSUMDB_CACHE", filepath.Join(env.WorkDir, ".cache"))
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			if cond != "python" {
+				return false, fmt.Errorf("unknown condition %s", cond)
+			}
+			_, err := exec.LookPath("python3")
+			return err == nil, nil
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"genrecords": genRecords,
 			"race":       raceSequencers,
@@ -58,6 +68,8 @@ func TestScripts(t *testing.T) {
 			"fakegcs":    fakeGCS,
 			"freeport":   freePort,
 			"waitport":   waitPort,
+			"venv":       venvCommand(t),
+			"pip":        pipCommand(t),
 		},
 	})
 }
@@ -177,12 +189,49 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 //	                                 files; its URL is in $NAME
 //	pypi add NAME PROJECT FILENAME SHA256 SIZE
 //	pypi tamper NAME PROJECT FILENAME SHA256 SIZE
+//	pypi wheel|sdist NAME PROJECT VERSION MARKER
+//	                                 publish an installable wheel or sdist
+//	                                 whose module has VALUE = MARKER
+//	pypi swap NAME PROJECT VERSION MARKER
+//	                                 serve another wheel's bytes (and list
+//	                                 their hash) for PROJECT VERSION's wheel
+//	pypi stop NAME
 func pypiCommand(ts *testscript.TestScript, neg bool, args []string) {
 	servers, _ := ts.Value(pypiServersKey{}).(map[string]*fakepypi.Server)
 	if len(args) < 2 {
-		ts.Fatalf("usage: pypi start|add|tamper NAME ...")
+		ts.Fatalf("usage: pypi start|add|tamper|wheel|sdist|swap|stop NAME ...")
 	}
 	switch args[0] {
+	case "wheel", "sdist", "swap":
+		if len(args) != 5 {
+			ts.Fatalf("usage: pypi %s NAME PROJECT VERSION MARKER", args[0])
+		}
+		srv := servers[args[1]]
+		if srv == nil {
+			ts.Fatalf("no pypi server %s", args[1])
+		}
+		build := pydisttest.Wheel
+		if args[0] == "sdist" {
+			build = pydisttest.Sdist
+		}
+		filename, data, err := build(args[2], args[3], args[4])
+		ts.Check(err)
+		if args[0] != "swap" {
+			_, err = srv.AddDist(args[2], args[3], filename, data)
+			ts.Check(err)
+			return
+		}
+		sum := sha256.Sum256(data)
+		ts.Check(srv.TamperFile(args[2], filename, hex.EncodeToString(sum[:]), int64(len(data))))
+		ts.Check(srv.ReplaceContent(args[2], filename, data))
+		return
+	case "stop":
+		srv := servers[args[1]]
+		if srv == nil {
+			ts.Fatalf("no pypi server %s", args[1])
+		}
+		srv.Close()
+		return
 	case "start":
 		if len(args) != 4 {
 			ts.Fatalf("usage: pypi start NAME PROJECTS FILES")
@@ -284,4 +333,36 @@ func fakeGCS(ts *testscript.TestScript, neg bool, args []string) {
 	front := httptest.NewServer(server.HTTPHandler())
 	ts.Defer(front.Close)
 	ts.Setenv("STORAGE_EMULATOR_HOST", strings.TrimPrefix(front.URL, "http://"))
+}
+
+// venvCommand makes a Python virtual environment and sets $VAR to its
+// python: venv VAR. (Scripts skip without python3: [!python] skip.)
+func venvCommand(t *testing.T) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 1 || neg {
+			ts.Fatalf("usage: venv VAR")
+		}
+		// pydisttest.Venv's temporary directory is t's: removed when the
+		// scripts are done.
+		ts.Setenv(args[0], pydisttest.Venv(t))
+	}
+}
+
+// pipCommand runs pip in a virtual environment, with an environment that
+// reaches no index but those in ARGS; its output goes to stdout: pip
+// PYTHON ARGS...
+func pipCommand(t *testing.T) func(ts *testscript.TestScript, neg bool, args []string) {
+	return func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) < 2 {
+			ts.Fatalf("usage: pip PYTHON ARGS...")
+		}
+		out, err := pydisttest.Pip(t, args[0], args[1:]...)
+		ts.Stdout().Write([]byte(out))
+		switch {
+		case err != nil && !neg:
+			ts.Fatalf("pip %s: %v", strings.Join(args[1:], " "), err)
+		case err == nil && neg:
+			ts.Fatalf("pip %s succeeded", strings.Join(args[1:], " "))
+		}
+	}
 }

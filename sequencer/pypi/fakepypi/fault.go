@@ -18,7 +18,8 @@ const (
 	// body and drops the connection.
 	FaultTruncate
 	// FaultMalformed sends a complete HTTP answer whose body is the first
-	// half of the real one: JSON or XML that doesn't parse.
+	// half of the real one: JSON or XML that doesn't parse, a distribution
+	// file shorter than the index says.
 	FaultMalformed
 	// FaultDelay waits Fault.Delay (or until the client gives up) before
 	// answering normally.
@@ -39,7 +40,8 @@ type Fault struct {
 	// Endpoint selects the requests affected.
 	Endpoint Endpoint
 	// Project, when set, restricts the fault to requests for that project
-	// (project pages and provenance); any spelling, it is normalized.
+	// (project pages, provenance and files); any spelling, it is
+	// normalized.
 	Project string
 	// Kind is what goes wrong.
 	Kind FaultKind

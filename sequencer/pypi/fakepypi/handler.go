@@ -73,6 +73,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		resp = s.serveXMLRPC(r)
 	case EndpointProvenance:
 		resp = s.serveProvenance(r)
+	case EndpointFile:
+		resp = s.serveFile(r)
 	default:
 		resp = notFound()
 	}
@@ -106,8 +108,8 @@ func writeResponse(w http.ResponseWriter, resp response) {
 	w.Write(resp.body)
 }
 
-// classify returns the endpoint of a path and, for project pages and
-// provenance, the normalized project name.
+// classify returns the endpoint of a path and, for project pages,
+// provenance and files, the normalized project name.
 func classify(path string) (Endpoint, string) {
 	switch {
 	case path == "/simple" || path == "/simple/":
@@ -119,6 +121,9 @@ func classify(path string) (Endpoint, string) {
 	case strings.HasPrefix(path, "/integrity/"):
 		projectName, _, _ := strings.Cut(strings.TrimPrefix(path, "/integrity/"), "/")
 		return EndpointProvenance, normalize(projectName)
+	case strings.HasPrefix(path, "/packages/"):
+		projectName, _, _ := strings.Cut(strings.TrimPrefix(path, "/packages/"), "/")
+		return EndpointFile, normalize(projectName)
 	}
 	return EndpointOther, ""
 }
@@ -324,4 +329,37 @@ func (s *Server) serveProvenance(r *http.Request) response {
 		}
 	}
 	return notFound()
+}
+
+// serveFile serves /packages/<project>/<filename>, the URL the Simple API
+// gives for a file, with the file's Content. The body shares Content's
+// array: nothing is copied, however large.
+func (s *Server) serveFile(r *http.Request) response {
+	projectName, filename, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/packages/"), "/")
+	if !ok {
+		return notFound()
+	}
+	var f File
+	s.mu.Lock()
+	if p, found := s.projects[normalize(projectName)]; found {
+		if i := slices.IndexFunc(p.files, func(g File) bool { return g.Filename == filename }); i >= 0 {
+			f = p.files[i]
+		}
+	}
+	s.mu.Unlock()
+	if f.Content == nil {
+		return notFound()
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return response{
+			status: http.StatusMethodNotAllowed,
+			header: http.Header{"Allow": {"GET, HEAD"}, "Content-Type": {"text/plain; charset=utf-8"}},
+			body:   []byte("405 Method Not Allowed\n"),
+		}
+	}
+	header := http.Header{"Content-Type": {"application/octet-stream"}, "Etag": {f.contentETag}}
+	if etagMatches(r.Header.Get("If-None-Match"), f.contentETag) {
+		return response{status: http.StatusNotModified, header: header}
+	}
+	return response{status: http.StatusOK, header: header, body: f.Content}
 }

@@ -18,14 +18,22 @@
 //   - provenance objects (PEP 740 Integrity API) at
 //     /integrity/<project>/<version>/<filename>/provenance, serving the bytes a
 //     test set; the Simple API's provenance field points there.
+//   - distribution files at /packages/<project>/<filename>, the URL the
+//     Simple API gives for each file: the bytes a test set as
+//     [File.Content] (see [Server.AddDist]), as application/octet-stream
+//     with a strong ETag, honouring If-None-Match with 304 (but not Range:
+//     the whole file is always sent); a file without content answers 404.
 //
 // The index can be changed while the server runs (files and projects added
-// or removed, a file's digest changed behind PyPI's back) and faults can be
-// injected per endpoint and project (see [Fault]). Every request is counted
-// per endpoint.
+// or removed, a file's digest changed behind PyPI's back with
+// [Server.TamperFile], its bytes changed behind the index's back with
+// [Server.ReplaceContent]) and faults can be injected per endpoint and
+// project (see [Fault]). Every request is counted per endpoint.
 package fakepypi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -58,6 +66,15 @@ type File struct {
 	// Provenance, when non-nil, is served at the file's provenance URL,
 	// which the Simple API then names; nil serves "provenance": null.
 	Provenance []byte
+	// Content, when non-nil, is served at the file's URL; nil answers 404
+	// there. It is served as given, whatever SHA256 and Size say, and not
+	// copied: the caller must not change it afterwards (one large slice may
+	// back many files).
+	Content []byte
+
+	// contentETag is the ETag of Content, computed once when the file is
+	// added or its content replaced.
+	contentETag string
 }
 
 // Endpoint is a kind of request path, for faults and request counts.
@@ -74,6 +91,8 @@ const (
 	EndpointXMLRPC Endpoint = "xmlrpc"
 	// EndpointProvenance is a provenance object, /integrity/....
 	EndpointProvenance Endpoint = "provenance"
+	// EndpointFile is a distribution file, /packages/<project>/<filename>.
+	EndpointFile Endpoint = "file"
 	// EndpointOther is any other path (always 404).
 	EndpointOther Endpoint = "other"
 )
@@ -202,6 +221,12 @@ func (s *Server) createLocked(name string) *project {
 // rows PyPI writes: "create" for a new project, "new release" for a new
 // version, then "add <python tag> file <filename>".
 func (s *Server) AddFile(projectName string, f File) (int64, error) {
+	f.contentETag = contentETag(f.Content)
+	return s.addFile(projectName, f)
+}
+
+// addFile is AddFile for a file whose contentETag is set.
+func (s *Server) addFile(projectName string, f File) (int64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.usedFilenames[f.Filename] {
@@ -221,6 +246,38 @@ func (s *Server) AddFile(projectName string, f File) (int64, error) {
 	s.usedFilenames[f.Filename] = true
 	p.changeLocked(append(slices.Clip(p.files), f), serial)
 	return serial, nil
+}
+
+// AddDist publishes content as filename, a file of version of project, with
+// the SHA256 and Size of content and the current time as upload time, and
+// returns the new serial: AddFile for a file whose bytes are served. Like
+// File.Content, content is not copied.
+func (s *Server) AddDist(projectName, version, filename string, content []byte) (int64, error) {
+	if content == nil {
+		content = []byte{} // served, although empty
+	}
+	sum := sha256.Sum256(content)
+	return s.addFile(projectName, File{
+		Filename:    filename,
+		Version:     version,
+		SHA256:      hex.EncodeToString(sum[:]),
+		Size:        int64(len(content)),
+		UploadTime:  time.Now().UTC().Format("2006-01-02T15:04:05Z"),
+		Content:     content,
+		contentETag: etagOf(sum),
+	})
+}
+
+// contentETag is the strong ETag of a file's content, "" for none.
+func contentETag(content []byte) string {
+	if content == nil {
+		return ""
+	}
+	return etagOf(sha256.Sum256(content))
+}
+
+func etagOf(sum [sha256.Size]byte) string {
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
 // pythonTag is the word PyPI's changelog puts in "add <tag> file": the
@@ -276,6 +333,26 @@ func (s *Server) TamperFile(projectName, filename, sha256 string, size int64) er
 	files := slices.Clone(p.files)
 	files[i].SHA256 = sha256
 	files[i].Size = size
+	p.files = files
+	return nil
+}
+
+// ReplaceContent changes the bytes served at a file's URL without changing
+// the digest and size the Simple API lists for it, nor the serial, as a
+// compromised storage or CDN would; nil content makes the URL answer 404.
+// With TamperFile as well, the index lists the digest of the new bytes
+// instead, as a compromised PyPI would. Like Content, content is not copied.
+func (s *Server) ReplaceContent(projectName, filename string, content []byte) error {
+	etag := contentETag(content)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, i, err := s.findFileLocked(projectName, filename)
+	if err != nil {
+		return err
+	}
+	files := slices.Clone(p.files)
+	files[i].Content = content
+	files[i].contentETag = etag
 	p.files = files
 	return nil
 }

@@ -1,6 +1,8 @@
 package fakepypi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -355,5 +357,234 @@ func TestCloseEndsDelayedAnswers(t *testing.T) {
 	s.Close()
 	if err := <-failed; err == nil {
 		t.Error("the delayed request succeeded")
+	}
+}
+
+// fileURL returns the URL the JSON Simple API gives for filename.
+func fileURL(t *testing.T, s *Server, projectName, filename string) string {
+	t.Helper()
+	_, body := get(t, s.URL+"/simple/"+normalize(projectName)+"/", map[string]string{"Accept": jsonAccept})
+	var page jsonPage
+	if err := json.Unmarshal(body, &page); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range page.Files {
+		if f.Filename == filename {
+			return f.URL
+		}
+	}
+	t.Fatalf("%s is not on the page of %s: %s", filename, projectName, body)
+	return ""
+}
+
+func TestFiles(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	content := []byte("wheel bytes\x00\xff")
+	serial, err := s.AddDist("Foo.Bar", "1.0", "foo_bar-1.0 +local.tar.gz", content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if serial != s.Serial() {
+		t.Errorf("AddDist returned serial %d, the server is at %d", serial, s.Serial())
+	}
+	_, body := get(t, s.URL+"/simple/foo-bar/", map[string]string{"Accept": jsonAccept})
+	var page jsonPage
+	if err := json.Unmarshal(body, &page); err != nil {
+		t.Fatal(err)
+	}
+	f := page.Files[0]
+	sum := sha256.Sum256(content)
+	if f.Hashes["sha256"] != hex.EncodeToString(sum[:]) || f.Size != int64(len(content)) {
+		t.Errorf("AddDist listed %+v", f)
+	}
+	if uploaded, err := time.Parse(time.RFC3339, *f.UploadTime); err != nil || !strings.HasSuffix(*f.UploadTime, "Z") || time.Since(uploaded) > time.Hour {
+		t.Errorf("upload-time %q (%v)", *f.UploadTime, err)
+	}
+	if want := s.URL + "/packages/foo-bar/foo_bar-1.0%20+local.tar.gz"; f.URL != want {
+		t.Errorf("file URL %q, want %q", f.URL, want)
+	}
+
+	resp, body := get(t, f.URL, nil)
+	if resp.StatusCode != http.StatusOK || string(body) != string(content) {
+		t.Fatalf("file: %d %q", resp.StatusCode, body)
+	}
+	if ct, cl := resp.Header.Get("Content-Type"), resp.Header.Get("Content-Length"); ct != "application/octet-stream" || cl != strconv.Itoa(len(content)) {
+		t.Errorf("Content-Type %q, Content-Length %q", ct, cl)
+	}
+	etag := resp.Header.Get("ETag")
+	if !strings.HasPrefix(etag, `"`) {
+		t.Errorf("ETag %q", etag)
+	}
+	if resp, _ := get(t, f.URL, map[string]string{"If-None-Match": etag}); resp.StatusCode != http.StatusNotModified {
+		t.Errorf("revalidation: %d, want 304", resp.StatusCode)
+	}
+	// Any spelling of the project finds the file.
+	if resp, body := get(t, s.URL+"/packages/Foo_Bar/foo_bar-1.0%20+local.tar.gz", nil); resp.StatusCode != http.StatusOK || string(body) != string(content) {
+		t.Errorf("file under another spelling: %d %q", resp.StatusCode, body)
+	}
+	resp, err = http.Head(f.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(content)) {
+		t.Errorf("HEAD: %d, length %d", resp.StatusCode, resp.ContentLength)
+	}
+	resp, err = http.Post(f.URL, "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d, want 405", resp.StatusCode)
+	}
+
+	// Files without content, unknown files and removed files answer 404.
+	mustAdd(t, s, "foo.bar", File{Filename: "foo_bar-2.0.tar.gz", Version: "2.0", SHA256: digest})
+	if _, err := s.AddDist("foo.bar", "3.0", "foo_bar-3.0.tar.gz", []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RemoveFile("foo.bar", "foo_bar-3.0.tar.gz"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/packages/foo-bar/foo_bar-2.0.tar.gz", "/packages/foo-bar/foo_bar-3.0.tar.gz", "/packages/foo-bar/nope.tar.gz", "/packages/nope/foo_bar-1.0%20+local.tar.gz", "/packages/foo-bar", "/packages/"} {
+		if resp, _ := get(t, s.URL+path, nil); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+	if _, err := s.AddDist("other", "1", "foo_bar-1.0 +local.tar.gz", nil); err == nil {
+		t.Error("AddDist reused a filename")
+	}
+
+	got := s.Requests()
+	if n := got.ByEndpoint[EndpointFile]; n != 11 {
+		t.Errorf("requests to %s = %d, want 11", EndpointFile, n)
+	}
+}
+
+func TestAddDistEmptyContent(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	if _, err := s.AddDist("foo", "1", "foo-1.tar.gz", nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(t, s.URL+"/packages/foo/foo-1.tar.gz", nil)
+	if resp.StatusCode != http.StatusOK || len(body) != 0 {
+		t.Errorf("empty file: %d %q", resp.StatusCode, body)
+	}
+	if url := fileURL(t, s, "foo", "foo-1.tar.gz"); url != s.URL+"/packages/foo/foo-1.tar.gz" {
+		t.Errorf("file URL %q", url)
+	}
+}
+
+func TestReplaceContent(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	original, evil := []byte("original"), []byte("evil bytes")
+	if _, err := s.AddDist("foo", "1.0", "foo-1.0.tar.gz", original); err != nil {
+		t.Fatal(err)
+	}
+	url := fileURL(t, s, "foo", "foo-1.0.tar.gz")
+	_, pageBefore := get(t, s.URL+"/simple/foo/", map[string]string{"Accept": jsonAccept})
+	resp, _ := get(t, url, nil)
+	etagBefore := resp.Header.Get("ETag")
+	serial := s.Serial()
+
+	// Storage compromised: the bytes change, the index still lists the old
+	// digest.
+	if err := s.ReplaceContent("FOO", "foo-1.0.tar.gz", evil); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(t, url, nil)
+	if string(body) != string(evil) || resp.Header.Get("ETag") == etagBefore {
+		t.Errorf("after ReplaceContent: %q, ETag %s", body, resp.Header.Get("ETag"))
+	}
+	if resp, _ := get(t, url, map[string]string{"If-None-Match": etagBefore}); resp.StatusCode != http.StatusOK {
+		t.Errorf("revalidation with the old ETag: %d, want 200", resp.StatusCode)
+	}
+	if _, page := get(t, s.URL+"/simple/foo/", map[string]string{"Accept": jsonAccept}); string(page) != string(pageBefore) || s.Serial() != serial {
+		t.Errorf("ReplaceContent changed the page or serial:\n%s\n%s", pageBefore, page)
+	}
+
+	// PyPI compromised as well: the index lists the digest of the new
+	// bytes.
+	sum := sha256.Sum256(evil)
+	if err := s.TamperFile("foo", "foo-1.0.tar.gz", hex.EncodeToString(sum[:]), int64(len(evil))); err != nil {
+		t.Fatal(err)
+	}
+	_, page := get(t, s.URL+"/simple/foo/", map[string]string{"Accept": jsonAccept})
+	if !strings.Contains(string(page), hex.EncodeToString(sum[:])) {
+		t.Errorf("tampered page: %s", page)
+	}
+	if _, body := get(t, url, nil); string(body) != string(evil) {
+		t.Errorf("TamperFile changed the bytes served: %q", body)
+	}
+
+	if err := s.ReplaceContent("foo", "foo-1.0.tar.gz", nil); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := get(t, url, nil); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("after ReplaceContent with nil: %d, want 404", resp.StatusCode)
+	}
+	if err := s.ReplaceContent("foo", "nope.tar.gz", evil); err == nil {
+		t.Error("ReplaceContent of an unknown file succeeded")
+	}
+	if err := s.ReplaceContent("nope", "foo-1.0.tar.gz", evil); err == nil {
+		t.Error("ReplaceContent in an unknown project succeeded")
+	}
+}
+
+func TestFileFaults(t *testing.T) {
+	s := NewServer()
+	defer s.Close()
+	content := []byte(strings.Repeat("0123456789", 1000))
+	if _, err := s.AddDist("foo", "1", "foo-1.tar.gz", content); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddDist("bar", "1", "bar-1.tar.gz", content); err != nil {
+		t.Fatal(err)
+	}
+	url := s.URL + "/packages/foo/foo-1.tar.gz"
+
+	s.AddFault(Fault{Endpoint: EndpointFile, Project: "Foo", Kind: FaultStatus, Status: http.StatusServiceUnavailable, Times: 1})
+	if resp, _ := get(t, url, nil); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status fault: %d", resp.StatusCode)
+	}
+	if resp, _ := get(t, url, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("after the status fault: %d", resp.StatusCode)
+	}
+
+	s.AddFault(Fault{Endpoint: EndpointFile, Project: "foo", Kind: FaultTruncate, Times: 1})
+	if resp, _ := get(t, s.URL+"/packages/bar/bar-1.tar.gz", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("a fault for foo hit bar: %d", resp.StatusCode)
+	}
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !errors.Is(err, io.ErrUnexpectedEOF) || resp.ContentLength != int64(len(content)) || len(body) != len(content)/2 {
+		t.Errorf("truncated file: %v, %d of %d bytes announced", err, len(body), resp.ContentLength)
+	}
+
+	s.AddFault(Fault{Endpoint: EndpointFile, Kind: FaultMalformed, Times: 1})
+	if resp, body := get(t, url, nil); resp.StatusCode != http.StatusOK || string(body) != string(content[:len(content)/2]) {
+		t.Errorf("malformed file: %d, %d bytes", resp.StatusCode, len(body))
+	}
+
+	s.AddFault(Fault{Endpoint: EndpointFile, Kind: FaultDelay, Delay: time.Hour, Times: 1})
+	client := &http.Client{Timeout: 50 * time.Millisecond}
+	if _, err := client.Get(url); err == nil {
+		t.Error("a request delayed by an hour succeeded")
+	}
+	if resp, body := get(t, url, nil); resp.StatusCode != http.StatusOK || len(body) != len(content) {
+		t.Errorf("after the faults: %d, %d bytes", resp.StatusCode, len(body))
+	}
+
+	got := s.Requests()
+	if got.ByEndpoint[EndpointFile] != 7 || got.Total != 7 {
+		t.Errorf("requests = %+v, want 7 to %s", got, EndpointFile)
 	}
 }
