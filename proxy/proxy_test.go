@@ -14,13 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/internal/pydisttest"
+	"github.com/pysumdb/pysumdb/internal/syncbuf"
 	"github.com/pysumdb/pysumdb/proxy"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
@@ -51,24 +51,6 @@ func (d dist) record() sequencer.Record {
 	return sequencer.Record{Project: d.project, Filename: d.filename, SHA256: sha256.Sum256(d.data), Size: int64(len(d.data)), UploadTime: "-"}
 }
 
-// lockedBuffer collects the proxy's log lines from concurrent handlers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // env is a test PyPI, a log over HTTP holding some of its files, and a
 // proxy in front of both.
 type env struct {
@@ -78,7 +60,7 @@ type env struct {
 	proxy    *proxy.Proxy
 	srv      *httptest.Server
 	cacheDir string
-	logs     *lockedBuffer
+	logs     *syncbuf.Buffer
 	// upstream, if set, is the URL the proxy takes for the PyPI's
 	// instead of its own (a server in front of it).
 	upstream string
@@ -117,7 +99,7 @@ func newUpstream(t testing.TB, logged, unlogged []dist) *env {
 // log, with a client.Log of its own and an empty cache.
 func (e *env) start(t testing.TB, configure func(*proxy.Config)) {
 	t.Helper()
-	e.cacheDir, e.logs = t.TempDir(), &lockedBuffer{}
+	e.cacheDir, e.logs = t.TempDir(), &syncbuf.Buffer{}
 	fetch, err := client.NewHTTPFetcher(e.logSrv.URL, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -288,13 +270,14 @@ func TestVerifiedDownloadIsCachedAndServedWithUpstreamDown(t *testing.T) {
 	}
 }
 
-func TestCorruptCacheIsFetchedAgain(t *testing.T) {
-	good := wheel(t, "demo", "1.0", "good")
-	e := newEnv(t, []dist{good}, nil, nil)
-	if resp, _, err := e.download(t, good); err != nil || resp.StatusCode != http.StatusOK {
+// corruptCached downloads d through the proxy, which caches it, and
+// flips a bit of the cached copy.
+func (e *env) corruptCached(t *testing.T, d dist) {
+	t.Helper()
+	if resp, _, err := e.download(t, d); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatal(err, resp)
 	}
-	cached := filepath.Join(e.cacheDir, "files", good.sha256(), good.filename)
+	cached := filepath.Join(e.cacheDir, "files", d.sha256(), d.filename)
 	data, err := os.ReadFile(cached)
 	if err != nil {
 		t.Fatal(err)
@@ -303,6 +286,12 @@ func TestCorruptCacheIsFetchedAgain(t *testing.T) {
 	if err := os.WriteFile(cached, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestCorruptCacheIsFetchedAgain(t *testing.T) {
+	good := wheel(t, "demo", "1.0", "good")
+	e := newEnv(t, []dist{good}, nil, nil)
+	e.corruptCached(t, good)
 	resp, body, err := e.download(t, good)
 	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(body, good.data) {
 		t.Fatalf("download after corruption: %v %v", err, resp)
@@ -551,18 +540,7 @@ func TestFileSizeBounded(t *testing.T) {
 func TestCorruptLargeCachedFileCutShort(t *testing.T) {
 	big := dist{"demo", "1.0", "demo-1.0.tar.gz", bytes.Repeat([]byte("big "), 300_000)}
 	e := newEnv(t, []dist{big}, nil, nil)
-	if resp, _, err := e.download(t, big); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatal(err, resp)
-	}
-	cached := filepath.Join(e.cacheDir, "files", big.sha256(), big.filename)
-	data, err := os.ReadFile(cached)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)-1] ^= 1
-	if err := os.WriteFile(cached, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.corruptCached(t, big)
 	// Found out after most of it was sent: cut short, never whole.
 	_, body, err := e.download(t, big)
 	if err == nil || len(body) >= len(big.data) {

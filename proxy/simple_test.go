@@ -356,22 +356,7 @@ func TestSimpleParseHTML(t *testing.T) {
 			err:  "contains",
 		},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseProjectPage("text/html", []byte(tt.body), base)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), "couldn't parse the project page: ") {
-					t.Fatalf("error %v, want one with %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got\n%s\nwant\n%s", simpleDump(got), simpleDump(tt.want))
-			}
-			checkSimpleRoundTrip(t, got)
-		})
+		t.Run(tt.name, func(t *testing.T) { checkSimpleParse(t, "text/html", tt.body, base, tt.want, tt.err) })
 	}
 }
 
@@ -467,22 +452,7 @@ func TestSimpleParseJSON(t *testing.T) {
 		{name: "dash upload-time", body: simpleJSONPageOf(`{"filename":"foo-1.0.tar.gz","url":"https://f.example/x","upload-time":"-"}`), err: "upload-time"},
 		{name: "filename twice", body: simpleJSONPageOf(plain, strings.Replace(plain, "files.example", "other.example", 1)), err: `file 2 at byte 214 ("{\"filename\":\"foo-1.0.tar.gz\",\"url\":\"https://other.example/foo-1.0.tar.gz\",\"hashe"): "foo-1.0.tar.gz" listed twice`},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseProjectPage(MediaTypeJSON, []byte(tt.body), base)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) || !strings.HasPrefix(err.Error(), "couldn't parse the project page: ") {
-					t.Fatalf("error %v, want one with %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("got\n%s\nwant\n%s", simpleDump(got), simpleDump(tt.want))
-			}
-			checkSimpleRoundTrip(t, got)
-		})
+		t.Run(tt.name, func(t *testing.T) { checkSimpleParse(t, MediaTypeJSON, tt.body, base, tt.want, tt.err) })
 	}
 }
 
@@ -751,4 +721,25 @@ func TestNegotiate(t *testing.T) {
 			t.Errorf("Negotiate(%q, %q) = %q, %v; want %q, %v", tt.accept, tt.format, got, ok, tt.want, tt.want != none)
 		}
 	}
+}
+
+// checkSimpleParse parses body as contentType: an error containing
+// wantErr if that is set, else want, which must also survive a round
+// trip.
+func checkSimpleParse(t *testing.T, contentType, body string, base *url.URL, want Page, wantErr string) {
+	t.Helper()
+	got, err := ParseProjectPage(contentType, []byte(body), base)
+	if wantErr != "" {
+		if err == nil || !strings.Contains(err.Error(), wantErr) || !strings.HasPrefix(err.Error(), "couldn't parse the project page: ") {
+			t.Fatalf("error %v, want one with %q", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got\n%s\nwant\n%s", simpleDump(got), simpleDump(want))
+	}
+	checkSimpleRoundTrip(t, got)
 }

@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/pysumdb/pysumdb/internal/syncbuf"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -108,24 +108,6 @@ func (l *testLog) request(t testing.TB, old int64) []byte {
 	return FormatAddCheckpoint(old, l.proof(t, old), l.checkpoint(t))
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent log writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fixture is a witness of one or more test logs in a temporary state
 // directory.
 type fixture struct {
@@ -134,7 +116,7 @@ type fixture struct {
 	dir     string
 	logs    []*testLog
 	w       *Witness
-	logBuf  *syncBuffer
+	logBuf  *syncbuf.Buffer
 	cosigV  note.Verifier
 	clockAt time.Time
 }
@@ -145,7 +127,7 @@ func newFixture(t testing.TB, logs ...*testLog) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, skey: skey, dir: t.TempDir(), logs: logs, logBuf: &syncBuffer{}, clockAt: time.Unix(1700000000, 0)}
+	f := &fixture{t: t, skey: skey, dir: t.TempDir(), logs: logs, logBuf: &syncbuf.Buffer{}, clockAt: time.Unix(1700000000, 0)}
 	f.open()
 	vkey, err := tiles.CosignatureVerifierKey(skey)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/client/clienttest"
+	"github.com/pysumdb/pysumdb/internal/syncbuf"
 	"github.com/pysumdb/pysumdb/monitor"
 	"github.com/pysumdb/pysumdb/monitor/monitortest"
 	"github.com/pysumdb/pysumdb/sequencer/seqtest"
@@ -187,24 +187,6 @@ func TestMonitorExitStatuses(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // --schedule runs at once and on the schedule; the first signal stops it
 // with the status of the last run.
 func TestMonitorSchedule(t *testing.T) {
@@ -220,7 +202,7 @@ func TestMonitorSchedule(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			var stdout, stderr lockedBuffer
+			var stdout, stderr syncbuf.Buffer
 			done := make(chan int)
 			go func() {
 				done <- runContext(ctx, []string{"monitor", "--log", store.Root(), "--vkey", vkey, "--state", t.TempDir(), "--schedule", "@every 1h"}, &stdout, &stderr)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/client/clienttest"
+	"github.com/pysumdb/pysumdb/internal/syncbuf"
 	"github.com/pysumdb/pysumdb/mirror"
 	"github.com/pysumdb/pysumdb/proxy"
 	"github.com/pysumdb/pysumdb/sequencer"
@@ -62,7 +63,7 @@ func TestProxyShutdownFinishesTransfers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &witnessTestBuffer{}
+	logs := &syncbuf.Buffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	p, err := proxy.New(proxy.Config{Upstream: up, Verifier: &verify.Verifier{Logs: []*client.Log{l}, Quorum: 1}, Logger: logger})
 	if err != nil {

@@ -9,35 +9,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/pysumdb/pysumdb/internal/syncbuf"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/witness"
 )
-
-// witnessTestBuffer is a bytes.Buffer safe for a command's concurrent
-// writes.
-type witnessTestBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *witnessTestBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *witnessTestBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // witnessSetup writes a witness key, a log key and a configuration listing
 // the log, and makes a state directory.
@@ -95,7 +76,7 @@ func (s *witnessSetup) checkpoint(t *testing.T, n int64) []byte {
 // runningWitness is `pysumdb witness` running in the test's process.
 type runningWitness struct {
 	url    string
-	stderr *witnessTestBuffer
+	stderr *syncbuf.Buffer
 	stop   func()
 	status chan int
 }
@@ -105,7 +86,7 @@ var witnessURLPattern = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
 func startWitness(t *testing.T, args []string) *runningWitness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningWitness{stderr: &witnessTestBuffer{}, stop: cancel, status: make(chan int, 1)}
+	r := &runningWitness{stderr: &syncbuf.Buffer{}, stop: cancel, status: make(chan int, 1)}
 	go func() { r.status <- runContext(ctx, args, &bytes.Buffer{}, r.stderr) }()
 	t.Cleanup(func() {
 		cancel()
@@ -185,7 +166,7 @@ func TestWitnessCommand(t *testing.T) {
 		t.Fatalf("after a restart: %v, want a conflict at 1", err)
 	}
 	// A second witness on the same state is refused.
-	var out2 witnessTestBuffer
+	var out2 syncbuf.Buffer
 	if status := runContext(ctx, s.args(), &out2, &out2); status != exitFailure || !strings.Contains(out2.String(), "in use") {
 		t.Fatalf("second witness on one state: exit %d: %s", status, out2.String())
 	}
