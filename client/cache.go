@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/pysumdb/pysumdb/internal/atomicfile"
 	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/internal/logging"
@@ -160,13 +158,7 @@ func (c *logCache) lockCheckpoint() (unlock func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err != nil {
+	if err = lockFile(f); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("couldn't lock %s: %w", f.Name(), err)
 	}

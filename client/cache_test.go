@@ -96,3 +96,32 @@ func TestCheckpointConsistencyAcrossRuns(t *testing.T) {
 		t.Errorf("the cached checkpoint changed after a fork")
 	}
 }
+
+// TestCheckpointConsistencyInMemory checks a Log without a cache: it
+// keeps its last verified checkpoint in memory, so a rollback served to
+// the same Log (a long-running proxy, a web page) is a fork error too.
+func TestCheckpointConsistencyInMemory(t *testing.T) {
+	ctx := context.Background()
+	tl := clienttest.NewLog(t, "pysumdb.test/log", firstBatch)
+	old := tl.Read(t, tiles.CheckpointKey)
+	srv := clienttest.Serve(t, tl)
+	l, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
+	if _, err := l.VerifiedCheckpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tl.Append(t, secondBatch)
+	if cp, err := l.VerifiedCheckpoint(ctx); err != nil || cp.N != tl.Size(t) {
+		t.Fatalf("grown log: %v, %v", cp, err)
+	}
+	srv.SetRewrite(clienttest.Replace(tiles.CheckpointKey, old))
+	_, err := l.VerifiedCheckpoint(ctx)
+	var fork *client.ForkError
+	if !errors.As(err, &fork) || !strings.Contains(err.Error(), "is smaller than (a rollback of)") || fork.OldPath != "" {
+		t.Fatalf("rollback in memory: %v", err)
+	}
+	// Another Log starts afresh: without a cache, nothing is shared.
+	other, _ := clienttest.OpenLog(t, srv.URL, tl.VKey, nil)
+	if _, err := other.VerifiedCheckpoint(ctx); err != nil {
+		t.Errorf("a new Log: %v", err)
+	}
+}

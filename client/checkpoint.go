@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -19,7 +20,8 @@ import (
 type ForkError struct {
 	// Origin names the log.
 	Origin string
-	// Old is the signed checkpoint verified before, kept at OldPath.
+	// Old is the signed checkpoint verified before, kept at OldPath ("" when
+	// the Log kept it in memory, without a cache).
 	Old     []byte
 	OldPath string
 	// OldTree is Old's tree.
@@ -55,10 +57,12 @@ func (e *ForkError) Error() string {
 func (e *ForkError) Unwrap() error { return e.Err }
 
 // VerifiedCheckpoint fetches the log's checkpoint and verifies its
-// signature. With a cache (UseCache), it also checks that the checkpoint
-// verified before is a prefix of it, by a consistency proof from the log's
-// tiles, and then keeps the new one in its place. A rollback or a fork is
-// a *ForkError. The first checkpoint seen of a log is trusted on first use.
+// signature. It also checks that the checkpoint verified before is a
+// prefix of it, by a consistency proof from the log's tiles, and then
+// keeps the new one in its place: in the cache (UseCache), across runs, or
+// else in l's memory, for l's lifetime (a long-running process, a web
+// page). A rollback or a fork is a *ForkError. The first checkpoint seen of
+// a log is trusted on first use.
 //
 // Runs sharing a cache (other processes, other Logs) merge their
 // checkpoints as Go's checksum database client does: the cached checkpoint
@@ -69,30 +73,37 @@ func (e *ForkError) Unwrap() error { return e.Err }
 // too. A cached checkpoint that doesn't verify is an error wrapping
 // ErrCorruptCache, naming the file.
 func (l *Log) VerifiedCheckpoint(ctx context.Context) (tiles.Checkpoint, error) {
+	cp, _, err := l.VerifiedCheckpointNote(ctx)
+	return cp, err
+}
+
+// VerifiedCheckpointNote is VerifiedCheckpoint, returning the signed note
+// too (for its cosignatures, or as evidence).
+func (l *Log) VerifiedCheckpointNote(ctx context.Context) (tiles.Checkpoint, []byte, error) {
 	cp, signed, err := l.Checkpoint(ctx)
-	if err != nil || l.cache == nil {
-		return cp, err
-	}
-	oldSigned, err := l.cache.readCheckpoint()
 	if err != nil {
-		return tiles.Checkpoint{}, err
+		return cp, nil, err
+	}
+	oldSigned, err := l.checkpoints().readCheckpoint()
+	if err != nil {
+		return tiles.Checkpoint{}, nil, err
 	}
 	if oldSigned != nil {
 		old, err := l.openCached(oldSigned)
 		if err != nil {
-			return tiles.Checkpoint{}, err
+			return tiles.Checkpoint{}, nil, err
 		}
 		if old.Tree == cp.Tree {
-			return cp, nil
+			return cp, signed, nil
 		}
 		if err := l.proveConsistent(ctx, old, oldSigned, cp, signed, false); err != nil {
-			return tiles.Checkpoint{}, err
+			return tiles.Checkpoint{}, nil, err
 		}
 	}
 	if err := l.keepCheckpoint(ctx, cp, signed, oldSigned); err != nil {
-		return tiles.Checkpoint{}, err
+		return tiles.Checkpoint{}, nil, err
 	}
-	return cp, nil
+	return cp, signed, nil
 }
 
 // openCached verifies a cached checkpoint.
@@ -103,7 +114,7 @@ func (l *Log) openCached(signed []byte) (tiles.Checkpoint, error) {
 		// not replaced: that would reset the trust it keeps.
 		return tiles.Checkpoint{}, fmt.Errorf("%w: the cached checkpoint of %s, %s, doesn't verify with the log's key: %v; "+
 			"it was written or damaged on this machine, not by the log: delete it to trust the log's current checkpoint on first use again",
-			ErrCorruptCache, l.Origin(), l.cache.checkpointPath(), err)
+			ErrCorruptCache, l.Origin(), l.checkpoints().checkpointPath(), err)
 	}
 	return cp, nil
 }
@@ -114,16 +125,16 @@ func (l *Log) openCached(signed []byte) (tiles.Checkpoint, error) {
 // newer of the two stays, once proven consistent with the other.
 func (l *Log) keepCheckpoint(ctx context.Context, cp tiles.Checkpoint, signed, seen []byte) error {
 	for {
-		unlock, err := l.cache.lockCheckpoint()
+		unlock, err := l.checkpoints().lockCheckpoint()
 		if err != nil {
 			return fmt.Errorf("couldn't keep the verified checkpoint of %s: %w", l.Origin(), err)
 		}
-		cur, err := l.cache.readCheckpoint()
+		cur, err := l.checkpoints().readCheckpoint()
 		if err == nil && bytes.Equal(cur, seen) {
-			err = l.cache.writeCheckpoint(signed)
+			err = l.checkpoints().writeCheckpoint(signed)
 			unlock()
 			if err != nil {
-				return fmt.Errorf("couldn't keep the verified checkpoint of %s in %s: %w", l.Origin(), l.cache.checkpointPath(), err)
+				return fmt.Errorf("couldn't keep the verified checkpoint of %s in %s: %w", l.Origin(), l.checkpoints().checkpointPath(), err)
 			}
 			return nil
 		}
@@ -165,7 +176,7 @@ func (l *Log) proveConsistent(ctx context.Context, cached tiles.Checkpoint, cach
 	if IsSecurityError(err) {
 		return &ForkError{
 			Origin: l.Origin(),
-			Old:    cachedSigned, OldPath: l.cache.checkpointPath(), OldTree: cached.Tree,
+			Old:    cachedSigned, OldPath: l.checkpoints().checkpointPath(), OldTree: cached.Tree,
 			New: servedSigned, NewTree: served.Tree,
 			Proof: proof, Err: err, Merged: merged,
 		}
@@ -175,3 +186,59 @@ func (l *Log) proveConsistent(ctx context.Context, cached tiles.Checkpoint, cach
 	}
 	return nil
 }
+
+// checkpointKeeper keeps a log's last verified checkpoint: the disk cache
+// (logCache), shared by runs, or a Log's memory (memoryCheckpoint).
+type checkpointKeeper interface {
+	// lockCheckpoint serializes the compare-and-swaps of the checkpoint.
+	lockCheckpoint() (unlock func(), err error)
+	// readCheckpoint returns the checkpoint kept, nil if none.
+	readCheckpoint() ([]byte, error)
+	// writeCheckpoint replaces it, under the lock.
+	writeCheckpoint(signed []byte) error
+	// checkpointPath is where it is kept, for messages: "" in memory.
+	checkpointPath() string
+}
+
+var (
+	_ checkpointKeeper = (*logCache)(nil)
+	_ checkpointKeeper = (*memoryCheckpoint)(nil)
+)
+
+// checkpoints returns where l keeps its last verified checkpoint.
+func (l *Log) checkpoints() checkpointKeeper {
+	if l.cache != nil {
+		return l.cache
+	}
+	return &l.memory
+}
+
+// memoryCheckpoint keeps a Log's last verified checkpoint in memory, when
+// it has no cache. Its zero value is ready.
+type memoryCheckpoint struct {
+	// swap is held from the compare to the replace, as the disk cache's
+	// lock file is.
+	swap   sync.Mutex
+	mu     sync.Mutex
+	signed []byte
+}
+
+func (m *memoryCheckpoint) lockCheckpoint() (func(), error) {
+	m.swap.Lock()
+	return m.swap.Unlock, nil
+}
+
+func (m *memoryCheckpoint) readCheckpoint() ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.signed, nil
+}
+
+func (m *memoryCheckpoint) writeCheckpoint(signed []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.signed = bytes.Clone(signed)
+	return nil
+}
+
+func (m *memoryCheckpoint) checkpointPath() string { return "" }

@@ -25,6 +25,8 @@ type Log struct {
 	vkey     string
 	// cache is nil unless UseCache was called.
 	cache *logCache
+	// memory keeps the last verified checkpoint without a cache.
+	memory memoryCheckpoint
 	// witnesses is nil unless RequireWitnesses was called.
 	witnesses *WitnessPolicy
 

@@ -100,7 +100,7 @@ func TestHandlerServesNothingElse(t *testing.T) {
 		"/sequencer/state", "/sequencer/staged", "/alarms/000001", "/alarms/",
 		"/log.key", "/notes.txt", "/index/notes.txt", "/.lease", "/.lease-holder", "/.swap-lock-00",
 		// Directories.
-		"/", "/tile/", "/tile/0", "/index/", "/sequencer/", "/.well-known/", "/.well-known/bt",
+		"/tile/", "/tile/0", "/index/", "/sequencer/", "/.well-known/", "/.well-known/bt",
 		// Escapes.
 		"/../log.key", "/index/../log.key", "/%2e%2e/log.key", "/index/%2e%2e/log.key", "/index/%2E%2E%2Flog.key",
 		"/index%5c..%5clog.key", "/index/..%5clog.key", "/checkpoint%00", "/checkpoint%00.txt", "/index/requests%00",

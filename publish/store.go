@@ -115,8 +115,13 @@ const (
 // CacheControl returns the Cache-Control header an object is served with:
 // a year for tiles and bundles (their content never changes, partial ones
 // included), a minute for the checkpoint, the indexes, the project list and
-// the filename notes.
+// the filename notes (and the statistics), five minutes for the web page's
+// files. A bucket stores it with each object (and ContentType's), so that
+// it serves them as `pysumdb serve` does.
 func CacheControl(key string) string {
+	if cacheControl, _, ok := pageHeaders(key); ok {
+		return cacheControl
+	}
 	switch {
 	case tiles.IsImmutable(key):
 		return CacheImmutable
@@ -132,6 +137,9 @@ func CacheControl(key string) string {
 
 // ContentType returns the Content-Type an object is served with.
 func ContentType(key string) string {
+	if _, contentType, ok := pageHeaders(key); ok {
+		return contentType
+	}
 	switch {
 	case tiles.IsImmutable(key):
 		return "application/octet-stream"

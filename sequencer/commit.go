@@ -68,6 +68,10 @@ func (s *Sequencer) finish(ctx context.Context, b *stagedBatch, stage func() err
 	if err := s.writeIndexes(ctx, indexWrites, b.end()); err != nil {
 		return err
 	}
+	// The statistics before the checkpoint too, so that a crash after it
+	// is replayed: they record the tree size they count to, so the
+	// replay counts nothing twice, and no batch goes uncounted.
+	s.updateStats(ctx, b)
 	if tree.N == b.Start {
 		if err := s.publishCheckpoint(ctx, cpVer, b.Start, newTree); err != nil {
 			return err

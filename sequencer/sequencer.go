@@ -14,7 +14,8 @@
 //  3. entry bundles and hash tiles (create-only objects);
 //  4. project indexes, project list shards and filename notes
 //     (compare-and-swap), so that every leaf of a published checkpoint is
-//     in an index;
+//     in an index; then the statistics the web page draws (stats.json,
+//     unsigned, best effort: a failure never stops the batch);
 //  5. checkpoint (compare-and-swap);
 //  6. state: the batch is done, the cursor advances.
 //

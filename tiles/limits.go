@@ -59,6 +59,10 @@ const (
 	// larger batch.
 	MaxStateSize = 1 << 30
 
+	// MaxWebSize bounds a file of the web page under WebPrefix: the
+	// largest is the verifier compiled to WebAssembly, about 8 MB.
+	MaxWebSize = 32 << 20
+
 	// MaxOtherSize bounds any other object, such as an alarm (a small
 	// JSON document).
 	MaxOtherSize = 1 << 20
@@ -66,6 +70,9 @@ const (
 
 // StatePrefix is where the sequencer keeps its state beside the log.
 const StatePrefix = "sequencer/"
+
+// WebPrefix is where the log's web page is published beside it.
+const WebPrefix = "web/"
 
 // MaxObjectSize returns the largest size a valid object at key can have
 // (see the constants above). For a tile or bundle it is computed from the
@@ -92,6 +99,8 @@ func MaxObjectSize(key string) int64 {
 		return MaxListSize
 	case strings.HasPrefix(key, StatePrefix):
 		return MaxStateSize
+	case strings.HasPrefix(key, WebPrefix):
+		return MaxWebSize
 	}
 	return MaxOtherSize
 }

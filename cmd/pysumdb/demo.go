@@ -128,6 +128,9 @@ func runDemo(ctx context.Context, g *globals, dir, serveAddr string, tamper bool
 	if _, err := step("follow"); err != nil {
 		return err
 	}
+	if _, err := publishPage(ctx, store, vkey); err != nil {
+		return fmt.Errorf("couldn't publish the web page: %w", err)
+	}
 
 	l, err := client.NewLog(client.DirFetcher(dir), vkey)
 	if err != nil {
@@ -146,6 +149,7 @@ func runDemo(ctx context.Context, g *globals, dir, serveAddr string, tamper bool
 	fmt.Fprintf(g.stdout, "\nthe log is in %s (key in %s)\ntry:\n", abs, filepath.Join(abs, demoMarker))
 	fmt.Fprintf(g.stdout, "  pysumdb audit --log %s --vkey %s\n", dir, filepath.Join(keyDir, "log.vkey"))
 	fmt.Fprintf(g.stdout, "  pysumdb lookup --log %s --vkey %s %s\n", dir, filepath.Join(keyDir, "log.vkey"), project)
+	fmt.Fprintf(g.stdout, "  pysumdb serve --store %s    # and open http://127.0.0.1:8080/ for the web page\n", dir)
 
 	if tamper {
 		victim := early[0]

@@ -204,6 +204,7 @@ verify the log and their lockfiles against it from those files alone.
 		newMonitorCommand(g),
 		newWitnessCommand(g),
 		newProxyCommand(g),
+		newPublishWebCommand(g),
 	)
 	return root
 }

@@ -60,9 +60,16 @@ finishes the batch, on GCS once the lease has expired).
 			}
 			cfg.Stop = c.Context().Done()
 
+			// The page is published once per process, after the first
+			// run that reached the log: it is embedded, so it can't
+			// change before the next start.
+			pagePublished := false
 			job := func() error {
 				start := time.Now()
 				sum, err := ingest.Run(work, cfg)
+				if !pagePublished {
+					pagePublished = publishPageAfter(work, err, store, skey, logger)
+				}
 				err = reportIngest(g, storeLoc, sum, err, time.Since(start))
 				if err != nil && err != errAlarm {
 					logger.Error("run failed", "err", err)

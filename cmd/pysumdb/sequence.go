@@ -28,6 +28,9 @@ func newSequenceCommand(g *globals) *cobra.Command {
 		Long: `sequence finishes any batch an earlier run left half-done, appends the files
 not yet logged, publishes the tiles, a signed checkpoint and the project
 indexes, and exits. Run it from cron, or use 'pysumdb run' for a schedule.
+With each batch it counts the new files per upload day in stats.json, and
+after the run it publishes the log's web page under web/ (see 'pysumdb
+publish-web').
 
 --pypi URL logs an index speaking PyPI's protocols (https://pypi.org): a
 full backfill on a new log, then the projects changed since the last run
@@ -107,6 +110,7 @@ the aborted run's lease has expired, 5 minutes by default).
 				cfg.Stop = c.Context().Done()
 				start := time.Now()
 				sum, err := ingest.Run(work, cfg)
+				publishPageAfter(work, err, store, skey, logger)
 				return reportIngest(g, storeLoc, sum, err, time.Since(start))
 			}
 			seq, err := sequencer.Open(work, sequencer.Config{Store: store, Key: skey, Logger: logger, Holder: holderName(),
@@ -128,7 +132,9 @@ the aborted run's lease has expired, 5 minutes by default).
 				printAlarms(g, res.Alarms)
 			}
 			open, aerr := seq.CheckAlarms(work)
-			return alarmOutcome(g, storeLoc, len(open), errors.Join(err, aerr))
+			err = errors.Join(err, aerr)
+			publishPageAfter(work, err, store, skey, logger)
+			return alarmOutcome(g, storeLoc, len(open), err)
 		},
 	}
 	c.Flags().StringVar(&storeLoc, "store", "", storeHelp)

@@ -23,10 +23,11 @@ static files, as a bucket or CDN would: tiles and entry bundles with
 "Cache-Control: public, max-age=31536000, immutable", the checkpoint and
 project indexes with "max-age=60". Only the log's public objects are
 served: the checkpoint, tiles and entry bundles, project indexes, the
-project list, filename notes and .well-known/bt/tlog-key. Anything else in
-the store (the sequencer's state, alarms, a key file left there) is 404, as
-is a symbolic link that leads out of the store; no directory listings. It
-stops on SIGINT or SIGTERM.`,
+project list, filename notes and .well-known/bt/tlog-key, and the log's
+web page (web/, "max-age=300"; / redirects to it) with the statistics it
+draws (stats.json). Anything else in the store (the sequencer's state,
+alarms, a key file left there) is 404, as is a symbolic link that leads
+out of the store; no directory listings. It stops on SIGINT or SIGTERM.`,
 		Args: argsBetween(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := requireFlags(c, "store"); err != nil {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"syscall"
 )
 
 // ErrTooLarge is wrapped by the error of a read whose object is larger
@@ -87,7 +86,7 @@ var ErrNotRegular = errors.New("not a regular file")
 // named pipe with no writer from waiting for one, and is without effect on
 // reads of a regular file.
 func ReadFile(path string, limit int64) ([]byte, fs.FileInfo, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
 	if err != nil {
 		return nil, nil, err
 	}
