@@ -246,16 +246,22 @@ func TestWebPage(t *testing.T) {
 		for _, r := range rep.Results {
 			want = append(want, row{r.Artifact.Filename, words[r.Status]})
 		}
-		text, err := os.ReadFile(w.lockPath)
+		abs, err := filepath.Abs(w.lockPath)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ctx := browser(t)
+		// Chosen with the file input, as a drop is read: the name
+		// (uv.lock) gives the format.
 		err = chromedp.Do(ctx,
 			chromedp.Navigate(page),
 			chromedp.WaitVisible(`body[data-ready="1"]`),
-			chromedp.SetValue(`#lockfile-name`, "uv.lock"),
-			chromedp.SetValue(`#lockfile-text`, string(text)),
+			chromedp.SetUploadFiles(`#lockfile-file`, []string{abs}),
+			chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+				// The file is read asynchronously into the form.
+				_, err := chromedp.Poll[bool](`document.getElementById("lockfile-name").value === "uv.lock" && document.getElementById("lockfile-text").value.length > 0`)(ctx, target)
+				return err
+			}),
 			chromedp.Click(`#lockfile-check`),
 			chromedp.WaitVisible(`#lockfile-results tr.artifact`),
 			chromedp.WaitNotPresent(`body[data-busy]`),

@@ -16,10 +16,10 @@
 // when the log misbehaves (client.IsSecurityError), with a plain message
 // otherwise (unreachable, not found, bad input).
 //
-// The page has no disk: the Log opened keeps the tiles it verified and the
-// session the largest checkpoint verified, in memory, so that every later
-// checkpoint is proven consistent with it while the page is open, as a
-// client.Cache does across runs of the command.
+// The page has no disk: the Log opened keeps the tiles it verified and its
+// last verified checkpoint in memory (client.Log without a Cache), so that
+// every later checkpoint is proven consistent with it while the page is
+// open, as a client.Cache does across runs of the command.
 package main
 
 import (
