@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/pysumdb/pysumdb/internal/syncbuf"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/publish/gcs"
 	"github.com/pysumdb/pysumdb/publish/storetest"
@@ -215,8 +217,8 @@ func TestLeaseLostWhileUnreachable(t *testing.T) {
 	cutOff := newFront(t, direct.server)
 	direct.createBucket("lost")
 	clock := newFakeClock()
-	var logs logBuffer
-	cfg := gcs.Config{Bucket: "lost", LeaseTTL: 24 * time.Hour, LeaseRenewInterval: time.Millisecond, Now: clock.Now, Logger: logs.logger()}
+	var logs syncbuf.Buffer
+	cfg := gcs.Config{Bucket: "lost", LeaseTTL: 24 * time.Hour, LeaseRenewInterval: time.Millisecond, Now: clock.Now, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
 	holder := cutOff.open(t, cfg)
 	cfg.Logger = nil
 	other := direct.open(t, cfg)
