@@ -17,6 +17,7 @@ import (
 
 	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/proxy"
+	"github.com/pysumdb/pysumdb/verify"
 )
 
 // Limits of the proxy's HTTP server. There is no write timeout: a large
@@ -160,33 +161,28 @@ func checkListen(listen string, public bool, logger *slog.Logger) error {
 func checkLogsAtStart(ctx context.Context, logs *openedLogs, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, proxyStartTimeout)
 	defer cancel()
-	errs := make([]error, len(logs.logs))
+	statuses := make([]verify.LogStatus, len(logs.logs))
 	var wg sync.WaitGroup
 	for i, l := range logs.logs {
 		wg.Go(func() {
 			cp, _, err := l.Checkpoint(ctx)
-			errs[i] = err
+			statuses[i] = verify.LogStatus{Origin: l.Origin(), Checkpoint: cp, Err: err}
 			if err == nil {
 				logger.Info("log", "origin", cp.Origin, "size", cp.N, "location", logs.locations[i])
 			}
 		})
 	}
 	wg.Wait()
+	if err := logs.wrongOrigin(statuses); err != nil {
+		return err
+	}
 	answered := 0
-	for i, err := range errs {
-		var oe *client.OriginError
-		switch {
-		case errors.As(err, &oe):
-			if logs.config != "" {
-				return usagef("%s: log %d (%s) serves the checkpoints of origin %s, but its vkey is the key of origin %s: fix its url or its vkey",
-					logs.config, i+1, logs.locations[i], oe.Served, oe.Origin)
-			}
-			return originUsageError(logs.locations[i], oe)
-		case err != nil:
-			logger.Warn("the log can't be used now: files it would prove wait for it", "location", logs.locations[i], "err", err)
-		default:
-			answered++
+	for i, st := range statuses {
+		if st.Err != nil {
+			logger.Warn("the log can't be used now: files it would prove wait for it", "location", logs.locations[i], "err", st.Err)
+			continue
 		}
+		answered++
 	}
 	if answered < logs.verifier.Quorum {
 		logger.Warn("fewer logs answer than the quorum: downloads are refused until enough answer", "answered", answered, "quorum", logs.verifier.Quorum)
