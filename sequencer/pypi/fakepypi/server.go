@@ -324,17 +324,10 @@ func (s *Server) RemoveProject(projectName string) (int64, error) {
 // client that fetches the page again sees it. To make a follower fetch it,
 // change the project afterwards (for example AddFile).
 func (s *Server) TamperFile(projectName, filename, sha256 string, size int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, i, err := s.findFileLocked(projectName, filename)
-	if err != nil {
-		return err
-	}
-	files := slices.Clone(p.files)
-	files[i].SHA256 = sha256
-	files[i].Size = size
-	p.files = files
-	return nil
+	return s.changeFile(projectName, filename, func(f *File) {
+		f.SHA256 = sha256
+		f.Size = size
+	})
 }
 
 // ReplaceContent changes the bytes served at a file's URL without changing
@@ -344,6 +337,16 @@ func (s *Server) TamperFile(projectName, filename, sha256 string, size int64) er
 // instead, as a compromised PyPI would. Like Content, content is not copied.
 func (s *Server) ReplaceContent(projectName, filename string, content []byte) error {
 	etag := contentETag(content)
+	return s.changeFile(projectName, filename, func(f *File) {
+		f.Content = content
+		f.contentETag = etag
+	})
+}
+
+// changeFile changes a file in place of the page, without a new serial:
+// behind PyPI's back. The page's file list is replaced, not modified,
+// since the page a stale CDN serves may share it.
+func (s *Server) changeFile(projectName, filename string, change func(*File)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, i, err := s.findFileLocked(projectName, filename)
@@ -351,8 +354,7 @@ func (s *Server) ReplaceContent(projectName, filename string, content []byte) er
 		return err
 	}
 	files := slices.Clone(p.files)
-	files[i].Content = content
-	files[i].contentETag = etag
+	change(&files[i])
 	p.files = files
 	return nil
 }
