@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pysumdb/pysumdb/internal/atomicfile"
+	"github.com/pysumdb/pysumdb/internal/httprec"
 )
 
 // maxReasonLen bounds the reason phrase of a refusal: one line in pip's
@@ -31,9 +32,9 @@ func refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
 		phrase = phrase[:maxReasonLen-3] + "..."
 	}
 	body := reason + "\n"
-	if rec, ok := w.(*recorder); ok {
-		rec.status = status
-		rec.bytes = int64(len(body))
+	if rec, ok := w.(*httprec.Recorder); ok {
+		rec.Status = status
+		rec.Bytes = int64(len(body))
 	}
 	if r.ProtoMajor == 1 {
 		conn, buf, err := http.NewResponseController(w).Hijack()

@@ -32,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pysumdb/pysumdb/internal/httprec"
 	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
@@ -211,17 +212,17 @@ func (p *Proxy) excluded(project string) bool {
 // under /files/, logging each request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+	rec := httprec.New(w)
 	defer func() {
 		// A transfer cut short panics with http.ErrAbortHandler, which
 		// net/http answers by dropping the connection: logged as such.
 		aborted := recover()
 		level := slog.LevelInfo
-		if rec.status >= 500 || aborted != nil {
+		if rec.Status >= 500 || aborted != nil {
 			level = slog.LevelWarn
 		}
 		p.logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond),
+			"status", rec.Status, "bytes", rec.Bytes, "duration", time.Since(start).Round(time.Microsecond),
 			"verdict", rec.Header().Get(HeaderVerdict), "aborted", aborted != nil, "remote", r.RemoteAddr)
 		if aborted != nil {
 			panic(aborted)
@@ -258,28 +259,6 @@ func (p *Proxy) serveHealth(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"status":"ok","upstream":%q,"logs":%d,"quorum":%d,"alarms":%d,"cached_bytes":%d}`+"\n",
 		p.upstream.String(), len(p.cfg.Verifier.Logs), p.cfg.Verifier.Quorum, p.alarms.Load(), cached)
 }
-
-// recorder keeps the status and size of an answer, for the access log.
-type recorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (r *recorder) WriteHeader(status int) {
-	r.status = status
-	r.ResponseWriter.WriteHeader(status)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
-}
-
-// Unwrap lets http.ResponseController reach the connection (Flush,
-// Hijack).
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // normalizedProject parses the project of a request path "<name>/rest":
 // the PEP 503 normalized name and whether the path used it.

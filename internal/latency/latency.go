@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/pysumdb/pysumdb/internal/httprec"
 )
 
 // Request is one request the proxy forwarded.
@@ -46,30 +48,13 @@ func New(upstream http.Handler, delay time.Duration) *Proxy {
 		case <-r.Context().Done():
 			return
 		}
-		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		rec := httprec.New(w)
 		upstream.ServeHTTP(rec, r)
 		p.mu.Lock()
-		p.requests = append(p.requests, Request{Path: r.URL.Path, Start: start, End: time.Now(), Status: rec.status, Bytes: rec.bytes})
+		p.requests = append(p.requests, Request{Path: r.URL.Path, Start: start, End: time.Now(), Status: rec.Status, Bytes: rec.Bytes})
 		p.mu.Unlock()
 	}))
 	return p
-}
-
-type recorder struct {
-	http.ResponseWriter
-	status int
-	bytes  int64
-}
-
-func (r *recorder) WriteHeader(status int) {
-	r.status = status
-	r.ResponseWriter.WriteHeader(status)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	n, err := r.ResponseWriter.Write(b)
-	r.bytes += int64(n)
-	return n, err
 }
 
 // Requests returns the requests forwarded since the last Reset, in the
