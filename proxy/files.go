@@ -174,16 +174,13 @@ func (p *Proxy) decide(ctx context.Context, project, filename string, digest [32
 		case lr.Status == verify.StatusMismatch && v.origin == "":
 			v.logged, v.leaf, v.origin = lr.SHA256, lr.Leaf, origin
 		case lr.Status == verify.StatusError:
+			// A log that couldn't be used at all says so here too
+			// (LogResult.Err is its LogStatus.Err).
 			details = append(details, fmt.Sprintf("%s: %v", origin, lr.Err))
 			continue
 		}
 		if lr.Detail != "" {
 			details = append(details, origin+": "+lr.Detail)
-		}
-	}
-	for i, ls := range rep.Logs {
-		if ls.Err != nil {
-			details = append(details, fmt.Sprintf("%s: %v", rep.Logs[i].Origin, ls.Err))
 		}
 	}
 	switch res.Status {

@@ -503,6 +503,9 @@ func TestLogsDownRefusesRatherThanServes(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusBadGateway || !strings.Contains(resp.Status, "couldn't verify") {
 		t.Fatalf("%v %v", err, resp)
 	}
+	if n := strings.Count(resp.Status, "pysumdb.test/proxy: "); n != 1 {
+		t.Errorf("the reason names the log %d times: %s", n, resp.Status)
+	}
 }
 
 func TestCacheKeyedByFilename(t *testing.T) {
