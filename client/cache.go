@@ -163,7 +163,9 @@ func (c *logCache) lockCheckpoint() (unlock func(), err error) {
 		return nil, fmt.Errorf("couldn't lock %s: %w", f.Name(), err)
 	}
 	// Closing the file releases the lock.
-	return func() { f.Close() }, nil
+	// Unlocked before the close: Windows releases a lock only some time
+	// after its file is closed.
+	return func() { unlockFile(f); f.Close() }, nil
 }
 
 // readCheckpoint returns the cached checkpoint, nil if there is none.

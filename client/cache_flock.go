@@ -5,16 +5,16 @@ package client
 import (
 	"os"
 
-	"golang.org/x/sys/unix"
+	"github.com/pysumdb/pysumdb/internal/filelock"
 )
 
-// lockFile takes an exclusive flock of f, waiting for it: released when f
-// is closed.
+// lockFile takes an exclusive lock of f (flock, LockFileEx on Windows),
+// waiting for it.
 func lockFile(f *os.File) error {
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
-			return err
-		}
-	}
+	return filelock.Lock(f)
+}
+
+// unlockFile releases the lock of lockFile.
+func unlockFile(f *os.File) {
+	filelock.Unlock(f)
 }

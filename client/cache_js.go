@@ -12,3 +12,6 @@ import (
 func lockFile(*os.File) error {
 	return errors.ErrUnsupported
 }
+
+// unlockFile does nothing: lockFile never locks under js/wasm.
+func unlockFile(*os.File) {}

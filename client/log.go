@@ -33,6 +33,10 @@ type Log struct {
 	mu    sync.Mutex
 	tiles map[string]*tileFetch
 
+	// served is the last checkpoint Checkpoint fetched and verified, with
+	// its signed note, for TlogProofs.
+	served atomic.Pointer[servedCheckpoint]
+
 	fromCache atomic.Int64
 	// evictions counts the calls of evictUnverified that evicted anything.
 	evictions atomic.Int64
@@ -104,6 +108,7 @@ func (l *Log) Checkpoint(ctx context.Context) (tiles.Checkpoint, []byte, error) 
 			return tiles.Checkpoint{}, data, err
 		}
 	}
+	l.served.Store(&servedCheckpoint{tree: c.Tree, signed: data})
 	return c, data, nil
 }
 

@@ -95,19 +95,6 @@ func (v version) String() string {
 	return b.String()
 }
 
-// normalizeVersion returns the normalized form of a PEP 440 version
-// ("1.0.0.a.1" and "V1.0.0-alpha1" both give "1.0.0a1"), or an error if v is
-// not one. Trailing zeros are kept as written: "1.0" and "1.0.0" are different
-// strings (and different filenames on PyPI) but equal versions, which
-// [EqualVersions] tells. The tests check the parser's normalizations with it.
-func normalizeVersion(v string) (string, error) {
-	parsed, err := parseVersion(v)
-	if err != nil {
-		return "", err
-	}
-	return parsed.String(), nil
-}
-
 // EqualVersions reports whether a and b are the same version under PEP 440:
 // normalized alike, with release segments compared as if padded with zeros
 // (1.0 == 1.0.0). Versions that are not PEP 440 (legacy versions exist on

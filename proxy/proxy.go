@@ -86,14 +86,12 @@ type Config struct {
 	// Upstream is the upstream index's Simple API, such as
 	// https://pypi.org/simple/ (see UpstreamURL).
 	Upstream *url.URL
-	// Verifier asks the logs (with their quorum and witness policy).
+	// Verifier asks the logs (with their quorum and witness policy). The
+	// projects its Exclude matches are private: passed through without
+	// asking any log, so that their names never reach one.
 	Verifier *verify.Verifier
 	// NotInLog is what to do with a file no log has: NotInLogWarn when "".
 	NotInLog NotInLogPolicy
-	// Exclude are globs (path.Match syntax) of normalized project names
-	// that are passed through without asking any log: private projects,
-	// whose names must not leave the machine.
-	Exclude []string
 	// CacheDir keeps verified files and the last project pages; "" keeps
 	// nothing.
 	CacheDir string
@@ -159,11 +157,6 @@ func New(cfg Config) (*Proxy, error) {
 	default:
 		return nil, fmt.Errorf("not-in-log policy %q is not allow, warn or deny", cfg.NotInLog)
 	}
-	for _, g := range cfg.Exclude {
-		if _, err := path.Match(g, ""); err != nil {
-			return nil, fmt.Errorf("exclusion %q is not a valid glob: %w", g, err)
-		}
-	}
 	if cfg.MaxFileSize == 0 {
 		cfg.MaxFileSize = DefaultMaxFileSize
 	}
@@ -198,14 +191,10 @@ func New(cfg Config) (*Proxy, error) {
 // the ones the logs prove.
 func (p *Proxy) Alarms() int64 { return p.alarms.Load() }
 
-// excluded reports whether project is private (Config.Exclude).
+// excluded reports whether project is private (the Verifier's Exclude).
 func (p *Proxy) excluded(project string) bool {
-	for _, g := range p.cfg.Exclude {
-		if ok, _ := path.Match(g, project); ok {
-			return true
-		}
-	}
-	return false
+	_, private := p.cfg.Verifier.Exclude.Match(project)
+	return private
 }
 
 // ServeHTTP serves /healthz, the Simple API under /simple/, and the files

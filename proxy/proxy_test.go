@@ -432,7 +432,13 @@ func TestNotInLogPolicies(t *testing.T) {
 func TestExcludedProjectsNeverReachTheLog(t *testing.T) {
 	private := wheel(t, "acme-internal", "1.0", "private")
 	public := wheel(t, "demo", "1.0", "public")
-	e := newEnv(t, []dist{public}, []dist{private}, func(c *proxy.Config) { c.Exclude = []string{"acme-*"}; c.NotInLog = proxy.NotInLogDeny })
+	e := newEnv(t, []dist{public}, []dist{private}, func(c *proxy.Config) {
+		c.Verifier.Exclude = &verify.Exclusions{}
+		if err := c.Verifier.Exclude.Add("test", "acme-*"); err != nil {
+			t.Fatal(err)
+		}
+		c.NotInLog = proxy.NotInLogDeny
+	})
 	e.page(t, "acme-internal")
 	resp, body, err := e.download(t, private)
 	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(body, private.data) || resp.Header.Get(proxy.HeaderVerdict) != "excluded" {

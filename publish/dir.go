@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pysumdb/pysumdb/internal/bounded"
+	"github.com/pysumdb/pysumdb/internal/filelock"
 	"github.com/pysumdb/pysumdb/internal/fslist"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -29,13 +31,13 @@ import (
 // Create writes a temporary file, fsyncs it, and hard-links it to its
 // final name: link fails if the name exists, so creation is atomic and
 // exclusive (O_EXCL semantics with complete content). Swap writes and
-// fsyncs a temporary file, takes an exclusive flock on one of 256 lock
-// files chosen by the key, compares the current content's digest (the
-// version) with the one read, renames the temporary file over the object
-// and fsyncs the directory. WriteGroup does the same for many objects with
-// two syncs of the file system in all instead of two fsyncs each. The
-// lease is a non-blocking flock, released by the kernel if the holder
-// dies.
+// fsyncs a temporary file, takes an exclusive lock (package filelock) on
+// one of 256 lock files chosen by the key, compares the current content's
+// digest (the version) with the one read, renames the temporary file over
+// the object and fsyncs the directory. WriteGroup does the same for many
+// objects with two syncs of the file system in all instead of two fsyncs
+// each. The lease is a non-blocking lock, released by the kernel if the
+// holder dies. (Windows has no fsync of a directory: see onWindows.)
 //
 // Files whose names start with "." (temporary files, locks) are never
 // object keys, so `pysumdb serve` and List skip them.
@@ -54,7 +56,8 @@ type Dir struct {
 }
 
 // swapLock is one stripe of Swap's lock: a mutex between goroutines, a
-// flock on a lock file (kept open) between processes.
+// file lock (package filelock) on a lock file (kept open) between
+// processes.
 type swapLock struct {
 	mu   sync.Mutex
 	file *os.File
@@ -111,7 +114,7 @@ func (d *Dir) Create(ctx context.Context, key string, data []byte) error {
 	if err != nil || !created {
 		return err
 	}
-	return d.syncer.sync(filepath.Dir(p))
+	return d.syncDir(filepath.Dir(p))
 }
 
 // prepare returns the path of key, creating its directory.
@@ -219,7 +222,7 @@ func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (V
 		os.Remove(tmp)
 		return NoVersion, err
 	}
-	if err := d.syncer.sync(filepath.Dir(p)); err != nil {
+	if err := d.syncDir(filepath.Dir(p)); err != nil {
 		return NoVersion, err
 	}
 	return digestVersion(data), nil
@@ -244,7 +247,7 @@ func (d *Dir) replace(key, p string, old Version, c content) error {
 	case digestVersion(current) != old:
 		return fmt.Errorf("%s: %w", key, ErrConflict)
 	}
-	if err := c.renameAs(p); err != nil {
+	if err := c.renameAs(d.root, p); err != nil {
 		return fmt.Errorf("couldn't replace %s: %w", key, err)
 	}
 	return nil
@@ -270,7 +273,7 @@ func (d *Dir) WriteGroup(ctx context.Context, ws []Write, concurrency int) ([]Ve
 	}
 	// Whatever was named, make it durable: on error too, as the caller
 	// may count on the writes that happened.
-	if serr := d.syncAll(slices.Collect(maps.Keys(dirs))); err == nil {
+	if serr := d.syncNames(slices.Collect(maps.Keys(dirs))); err == nil {
 		err = serr
 	}
 	if err != nil {
@@ -324,7 +327,7 @@ func (d *Dir) writeChunk(ctx context.Context, ws []Write, versions []Version, di
 			temps = append(temps, string(t))
 		}
 	}
-	if err := d.syncAll(temps); err != nil {
+	if err := d.syncTemps(temps); err != nil {
 		return err
 	}
 	for _, p := range paths {
@@ -357,8 +360,9 @@ type content interface {
 	// linkAs gives the content the name p, failing with an error that
 	// wraps fs.ErrExist if the name is taken.
 	linkAs(p string) error
-	// renameAs gives the content the name p, replacing what is there.
-	renameAs(p string) error
+	// renameAs gives the content the name p, replacing what is there;
+	// root is the store's directory.
+	renameAs(root, p string) error
 	// discard frees what naming did not use.
 	discard()
 }
@@ -367,9 +371,9 @@ type content interface {
 // directory.
 type namedTemp string
 
-func (t namedTemp) linkAs(p string) error   { return os.Link(string(t), p) }
-func (t namedTemp) renameAs(p string) error { return os.Rename(string(t), p) }
-func (t namedTemp) discard()                { os.Remove(string(t)) } // gone already if renamed
+func (t namedTemp) linkAs(p string) error         { return os.Link(string(t), p) }
+func (t namedTemp) renameAs(root, p string) error { return renameOver(root, string(t), p) }
+func (t namedTemp) discard()                      { os.Remove(string(t)) } // gone already if renamed
 
 // anonymousFile is content in a file that has no name at all (O_TMPFILE):
 // it costs no directory entry to write and none to remove, and a crash
@@ -383,7 +387,7 @@ func (a anonymousFile) linkAs(p string) error { return linkAnonymous(a.f, p) }
 
 // renameAs names the file in .tmp first: only a name can be renamed over
 // another.
-func (a anonymousFile) renameAs(p string) error {
+func (a anonymousFile) renameAs(root, p string) error {
 	tmp, err := a.d.tempName(p)
 	if err != nil {
 		return err
@@ -391,7 +395,7 @@ func (a anonymousFile) renameAs(p string) error {
 	if err := a.linkAs(tmp); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := renameOver(root, tmp, p); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -424,7 +428,8 @@ func (d *Dir) newContent(key string, data []byte) (content, error) {
 			return nil, err
 		}
 	}
-	tmp, err := d.writeTemp(key, data, false)
+	// Where syncTemps can't sync it later, the file is synced now.
+	tmp, err := d.writeTemp(key, data, onWindows)
 	if err != nil {
 		return nil, err
 	}
@@ -450,12 +455,12 @@ func (d *Dir) lockForSwap(key string) (func(), error) {
 		}
 		l.file = f
 	}
-	if err := flock(l.file, syscall.LOCK_EX); err != nil {
+	if err := filelock.Lock(l.file); err != nil {
 		l.mu.Unlock()
 		return nil, fmt.Errorf("couldn't lock: %w", err)
 	}
 	return func() {
-		flock(l.file, syscall.LOCK_UN)
+		filelock.Unlock(l.file)
 		l.mu.Unlock()
 	}, nil
 }
@@ -469,7 +474,7 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("couldn't delete %s: %w", key, err)
 	}
-	return d.syncer.sync(filepath.Dir(p))
+	return d.syncDir(filepath.Dir(p))
 }
 
 // List implements Store.
@@ -477,10 +482,11 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]string, error) {
 	return fslist.List(os.DirFS(d.root), prefix)
 }
 
-// Lock implements Store with a non-blocking flock on .lease.
+// Lock implements Store with a non-blocking lock (package filelock) on
+// .lease.
 func (d *Dir) Lock(ctx context.Context, holder string) (func(context.Context) error, error) {
-	unlock, err := d.flock(".lease", syscall.LOCK_EX|syscall.LOCK_NB)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
+	unlock, err := d.tryLock(".lease")
+	if errors.Is(err, filelock.ErrLocked) {
 		by, _ := readPath(".lease-holder", filepath.Join(d.root, ".lease-holder"))
 		return nil, fmt.Errorf("%w (held by %s)", ErrBusy, HolderName(string(by)))
 	}
@@ -515,28 +521,115 @@ func (d *Dir) removeStaleTemps() {
 	}
 }
 
-func (d *Dir) flock(name string, how int) (func(), error) {
+// tryLock takes the lock of the lock file name without waiting: it fails
+// with filelock.ErrLocked if another holds it.
+func (d *Dir) tryLock(name string) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(d.root, name), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open lock file: %w", err)
 	}
-	if err := flock(f, how); err != nil {
+	if err := filelock.TryLock(f); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return func() {
-		flock(f, syscall.LOCK_UN)
+		filelock.Unlock(f)
 		f.Close()
 	}, nil
 }
 
-func flock(f *os.File, how int) error {
-	for {
-		err := syscall.Flock(int(f.Fd()), how)
-		if err != syscall.EINTR {
+// onWindows is set where directories can't be fsynced: Windows syncs a
+// file with FlushFileBuffers, which needs a handle open for writing, and
+// a directory can't be opened for writing (os.Open(dir).Sync() fails with
+// "Access is denied"). No call there makes a directory's entries durable:
+// NTFS journals them (names made by rename and link included) and commits
+// its journal on its own. So on Windows the Dir skips the fsyncs of
+// directories, and fsyncs each temporary file of a group write as it
+// writes it (syncAll, which would sync it later, opens it only for
+// reading: FlushFileBuffers fails there too).
+const onWindows = runtime.GOOS == "windows"
+
+// syncDir makes the entries of dir durable: an fsync of it (shared with
+// concurrent callers, see dirSyncer), none on Windows (see onWindows).
+func (d *Dir) syncDir(dir string) error {
+	if onWindows {
+		return nil
+	}
+	return d.syncer.sync(dir)
+}
+
+// syncNames makes durable the entries of dirs, a group write's
+// directories.
+func (d *Dir) syncNames(dirs []string) error {
+	if onWindows {
+		return nil
+	}
+	return d.syncAll(dirs)
+}
+
+// syncTemps makes durable the content of a group write, the temporary
+// files temps and the anonymous files. On Windows the temporary files
+// are synced already, and there are no anonymous files.
+func (d *Dir) syncTemps(temps []string) error {
+	if onWindows {
+		return nil
+	}
+	return d.syncAll(temps)
+}
+
+// renameOver renames the file tmp to p, both in the store's directory
+// root, replacing the file at p. On Windows the rename goes through an
+// os.Root of root, which renames with POSIX semantics where the file
+// system has them (NTFS): a reader through an os.Root (Read), which opens
+// files sharing their deletion, then doesn't keep the file from being
+// replaced, as it would os.Rename's (MoveFileEx). A reader that opened it
+// otherwise (os.Open, another program: a backup tool, a virus scanner)
+// still does, for as long as it holds it: the rename is tried again for
+// a while when it fails for such a sharing conflict.
+func renameOver(root, tmp, p string) error {
+	if !onWindows {
+		return os.Rename(tmp, p)
+	}
+	delay := time.Millisecond
+	for start := time.Now(); ; delay = min(2*delay, 100*time.Millisecond) {
+		err := renameInRoot(root, tmp, p)
+		if err == nil || !sharingConflict(err) || time.Since(start) > renameRetryTime {
 			return err
 		}
+		time.Sleep(delay)
 	}
+}
+
+// renameRetryTime is how long renameOver tries again a rename that fails
+// for a sharing conflict on Windows.
+const renameRetryTime = 2 * time.Second
+
+// renameInRoot renames tmp to p through an os.Root of root, the directory
+// they are both in.
+func renameInRoot(root, tmp, p string) error {
+	oldRel, err := filepath.Rel(root, tmp)
+	if err != nil {
+		return err
+	}
+	newRel, err := filepath.Rel(root, p)
+	if err != nil {
+		return err
+	}
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.Rename(oldRel, newRel)
+}
+
+// sharingConflict reports whether err is Windows' answer to a change of a
+// file that another handle holds open without sharing it:
+// ERROR_ACCESS_DENIED (which errors.Is takes for fs.ErrPermission) or
+// ERROR_SHARING_VIOLATION.
+func sharingConflict(err error) bool {
+	const errorSharingViolation = syscall.Errno(32) // not in package syscall
+	return errors.Is(err, fs.ErrPermission) || errors.Is(err, errorSharingViolation)
 }
 
 // mkdirs creates dir and its missing parents, fsyncing each parent whose
@@ -553,7 +646,7 @@ func (d *Dir) mkdirs(dir string) error {
 	}
 	// Sync the parent even if the directory existed: another process may
 	// have created it and not yet synced.
-	if err := d.syncer.sync(filepath.Dir(dir)); err != nil {
+	if err := d.syncDir(filepath.Dir(dir)); err != nil {
 		return err
 	}
 	d.dirs.Store(dir, true)

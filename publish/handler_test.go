@@ -25,6 +25,7 @@ var publicObjects = map[string]string{
 	"filenames/foo":             "filename note\n",
 	"filenames/_":               "filename note of no project\n",
 	"tile/entries/x001/000.p/1": "partial bundle",
+	"proof/x001/007":            "c2sp.org/tlog-proof@v1\n",
 }
 
 // newServedStore returns a store holding publicObjects, the sequencer's own
@@ -106,6 +107,8 @@ func TestHandlerServesNothingElse(t *testing.T) {
 		"/index%5c..%5clog.key", "/index/..%5clog.key", "/checkpoint%00", "/checkpoint%00.txt", "/index/requests%00",
 		"//checkpoint", "/./checkpoint", "/checkpoint/", "/index/requests/", "/tile/0/000/",
 		"/etc/passwd", "/%2fetc/passwd", "/index/%2fetc%2fpasswd",
+		// Not proof keys as ProofKey writes them.
+		"/proof/", "/proof", "/proof/7", "/proof/1007", "/proof/x001/007.p/3", "/proof/x000/007",
 	} {
 		if w := get(t, h, http.MethodGet, target); w.Code != http.StatusNotFound {
 			t.Errorf("GET %s: %d %q, want 404", target, w.Code, w.Body)
@@ -176,5 +179,16 @@ func TestHandlerRefusesLinksOut(t *testing.T) {
 	}
 	if w := get(t, publish.Handler(publish.ReadDir(root2), nil), http.MethodGet, "/index/requests"); w.Code != http.StatusNotFound {
 		t.Errorf("GET /index/requests through index -> %s: %d %q, want 404", outside, w.Code, w.Body)
+	}
+}
+
+// TestHandlerServesProofs: an entry's tlog-proof is text, cached for a
+// year like the tiles (it never changes).
+func TestHandlerServesProofs(t *testing.T) {
+	_, h := newServedStore(t)
+	w := get(t, h, http.MethodGet, "/proof/x001/007")
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "text/plain; charset=utf-8" ||
+		w.Header().Get("Cache-Control") != publish.CacheImmutable || w.Header().Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("GET /proof/x001/007: %d %v", w.Code, w.Header())
 	}
 }

@@ -113,8 +113,8 @@ const (
 )
 
 // CacheControl returns the Cache-Control header an object is served with:
-// a year for tiles and bundles (their content never changes, partial ones
-// included), a minute for the checkpoint, the indexes, the project list and
+// a year for tiles, bundles and the entries' tlog-proofs (their content
+// never changes, partial tiles included), a minute for the checkpoint, the indexes, the project list and
 // the filename notes (and the statistics), five minutes for the web page's
 // files. A bucket stores it with each object (and ContentType's), so that
 // it serves them as `pysumdb serve` does.
@@ -141,6 +141,9 @@ func ContentType(key string) string {
 		return contentType
 	}
 	switch {
+	case strings.HasPrefix(key, tiles.ProofPrefix):
+		// A C2SP tlog-proof is text, as the checkpoint is.
+		return "text/plain; charset=utf-8"
 	case tiles.IsImmutable(key):
 		return "application/octet-stream"
 	case strings.HasSuffix(key, ".json"):

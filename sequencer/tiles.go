@@ -95,7 +95,8 @@ func (h *treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 }
 
 // buildTiles returns the entry bundles and hash tiles of batch b on top of
-// oldTree, as writes, and the new tree. It only reads the store.
+// oldTree, then the tlog-proofs of its entries (buildProofs), as writes,
+// and the new tree. It only reads the store.
 func (s *Sequencer) buildTiles(ctx context.Context, oldTree tlog.Tree, b *stagedBatch) ([]publish.Write, tlog.Tree, error) {
 	start, end := b.Start, b.end()
 	hashes := &treeHashes{
@@ -156,11 +157,21 @@ func (s *Sequencer) buildTiles(ctx context.Context, oldTree tlog.Tree, b *staged
 		}
 		writes = append(writes, publish.Write{Key: tiles.TilePath(tiles.EntryBundleTile(t.N, t.W)), Data: bundle})
 	}
-	return writes, tlog.Tree{N: end, Hash: root}, nil
+	// The proofs of the batch's entries after its tiles, in the same
+	// group: all durable before the indexes and the checkpoint.
+	tree := tlog.Tree{N: end, Hash: root}
+	if !s.cfg.TlogProofs {
+		return writes, tree, nil
+	}
+	proofs, err := s.buildProofs(tree, start, entries, hashes)
+	if err != nil {
+		return nil, tlog.Tree{}, err
+	}
+	return append(writes, proofs...), tree, nil
 }
 
-// writeTiles writes the tiles and bundles of batch b as one group, all of
-// them durable before the checkpoint is signed. Every object is written
+// writeTiles writes the tiles, bundles and proofs of batch b as one group,
+// all of them durable before the indexes and the checkpoint are written. Every object is written
 // create-only; rewriting one a crashed run wrote is harmless, as the bytes
 // are equal.
 func (s *Sequencer) writeTiles(ctx context.Context, writes []publish.Write, b *stagedBatch) error {

@@ -13,6 +13,7 @@
 //	checkpoint                      signed note, C2SP tlog-checkpoint
 //	tile/<L>/<N>[.p/<W>]            hash tile, C2SP tlog-tiles, height 8
 //	tile/entries/<N>[.p/<W>]        entry bundle, C2SP tlog-tiles
+//	proof/<N>                       tlog-proof of entry N, C2SP tlog-proof
 //	index/<project>                 signed note, project index (ours)
 //	projects/<shard>                signed note, project list shard (ours)
 //	filenames/<home>                signed note, filename note (ours)
@@ -51,6 +52,27 @@
 // note key's name is the origin. Witness cosignatures may follow as extra
 // signature lines. [tlog.FormatTree] writes Go's own origin, so the body is
 // formatted and parsed here instead.
+//
+// # Proof of an entry
+//
+// For every entry it logs, the sequencer writes a C2SP tlog-proof at
+// proof/<N> (<N> the leaf index, encoded as in a tile path, [ProofKey]):
+//
+//	c2sp.org/tlog-proof@v1
+//	extra <base64 of the entry>
+//	index <N>
+//	<base64 hash>                   inclusion proof, from the leaf's sibling up
+//	...
+//
+//	<checkpoint of the batch that logged the entry, signed by the log only>
+//
+// The extra data is the entry itself, so that the proof is self-contained:
+// its verifier hashes it into the leaf hash, and shows the filename and
+// sha256 it proves. The checkpoint carries no cosignature (they hold the
+// witnesses' clocks), so a replayed batch writes the same bytes, and the
+// object is immutable like a tile. Clients write proofs of the same format
+// against their latest verified checkpoint, cosignatures included
+// ([FormatTlogProof], [OpenTlogProof]). A proof is at most [MaxProofSize].
 //
 // # Project index
 //

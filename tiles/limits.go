@@ -93,6 +93,8 @@ func MaxObjectSize(key string) int64 {
 			return int64(t.W) * (2 + MaxEntrySize)
 		}
 		return int64(t.W) * tlog.HashSize
+	case strings.HasPrefix(key, ProofPrefix):
+		return MaxProofSize
 	case strings.HasPrefix(key, IndexPrefix):
 		return MaxIndexSize
 	case strings.HasPrefix(key, ProjectListPrefix), strings.HasPrefix(key, FilenamesPrefix):

@@ -1,9 +1,13 @@
 package tiles
 
 import (
+	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -181,4 +185,230 @@ func LeafHashes(entries [][]byte) []byte {
 		out = append(out, h[:]...)
 	}
 	return out
+}
+
+// ProofHeader is the first line of a C2SP tlog-proof.
+const ProofHeader = "c2sp.org/tlog-proof@v1"
+
+// ProofPrefix is where a log publishes the tlog-proof of each entry (see
+// ProofKey).
+const ProofPrefix = "proof/"
+
+// ProofExt is the file extension C2SP tlog-proof asks proofs to be stored
+// with.
+const ProofExt = ".tlog-proof"
+
+// MaxProofHashes bounds the hash lines of a tlog-proof: an inclusion
+// proof in a tree of at most MaxTreeSize leaves has at most 40.
+const MaxProofHashes = 40
+
+// MaxProofSize bounds a tlog-proof: the header and index lines, an extra
+// line of at most the base64 of MaxEntrySize bytes (87,380), at most
+// MaxProofHashes lines of 45 bytes, and a checkpoint of at most
+// MaxCheckpointSize. Real proofs are some 1.5 KiB.
+const MaxProofSize = 256 << 10
+
+// ProofKey returns the object key of the tlog-proof of leaf: proof/<N>,
+// <N> in groups of three digits as in a tile path (1234067 is
+// proof/x001/x234/067).
+func ProofKey(leaf int64) string {
+	// A level-0 tile path of tile N encodes N as the format wants.
+	return ProofPrefix + strings.TrimPrefix(tlog.Tile{H: TileHeight, L: 0, N: leaf, W: TileWidth}.Path(), "tile/8/0/")
+}
+
+// ParseProofKey is the inverse of ProofKey: it rejects anything ProofKey
+// would not produce, and leaves at or beyond MaxTreeSize.
+func ParseProofKey(key string) (int64, error) {
+	rest, ok := strings.CutPrefix(key, ProofPrefix)
+	if !ok || strings.Contains(rest, ".") {
+		return 0, malformed("proof key %q", key)
+	}
+	t, err := tlog.ParseTilePath("tile/8/0/" + rest)
+	if err != nil || t.N >= MaxTreeSize || ProofKey(t.N) != key {
+		return 0, malformed("proof key %q", key)
+	}
+	return t.N, nil
+}
+
+// TlogProof is a C2SP tlog-proof: a checkpoint, the index of an entry and
+// its inclusion proof in the checkpoint's tree, and extra data. A pysumdb
+// log's proofs carry the entry itself as extra data, so that a proof is
+// all its verifier needs (CheckTlogProof hashes it into the leaf hash).
+type TlogProof struct {
+	// Extra is the extra data, nil if the proof has none; a pysumdb log
+	// writes the entry at Index.
+	Extra []byte
+	// Index is the entry's leaf index.
+	Index int64
+	// Hashes is the inclusion proof, from the leaf's sibling up.
+	Hashes tlog.RecordProof
+	// Checkpoint is the signed checkpoint, verbatim, with any
+	// cosignatures.
+	Checkpoint []byte
+}
+
+// FormatTlogProof returns p as a tlog-proof, refusing what ParseTlogProof
+// would refuse.
+func FormatTlogProof(p TlogProof) ([]byte, error) {
+	if p.Extra != nil && len(p.Extra) == 0 {
+		return nil, malformed("tlog-proof with empty extra data")
+	}
+	if p.Index < 0 || p.Index >= MaxTreeSize {
+		return nil, malformed("tlog-proof index %d", p.Index)
+	}
+	if len(p.Hashes) > MaxProofHashes {
+		return nil, malformed("tlog-proof of %d hashes", len(p.Hashes))
+	}
+	if err := checkProofCheckpoint(p.Checkpoint); err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, 64+base64.StdEncoding.EncodedLen(len(p.Extra))+45*len(p.Hashes)+len(p.Checkpoint))
+	out = append(out, ProofHeader+"\n"...)
+	if p.Extra != nil {
+		out = append(out, "extra "...)
+		out = base64.StdEncoding.AppendEncode(out, p.Extra)
+		out = append(out, '\n')
+	}
+	out = fmt.Appendf(out, "index %d\n", p.Index)
+	for _, h := range p.Hashes {
+		out = base64.StdEncoding.AppendEncode(out, h[:])
+		out = append(out, '\n')
+	}
+	out = append(out, '\n')
+	out = append(out, p.Checkpoint...)
+	if len(out) > MaxProofSize {
+		return nil, malformed("tlog-proof of %d bytes, more than %d", len(out), MaxProofSize)
+	}
+	return out, nil
+}
+
+// checkProofCheckpoint checks the shape of a proof's checkpoint: not
+// empty, at most MaxCheckpointSize bytes, ending in a newline. Its
+// signature and body are checked by whoever opens it with the log's key.
+func checkProofCheckpoint(cp []byte) error {
+	if len(cp) == 0 || len(cp) > MaxCheckpointSize || cp[len(cp)-1] != '\n' {
+		return malformed("tlog-proof checkpoint of %d bytes", len(cp))
+	}
+	return nil
+}
+
+// ParseTlogProof parses a tlog-proof strictly: the header line, an
+// optional extra line (canonical base64, not empty), the index (canonical
+// decimal below MaxTreeSize), at most MaxProofHashes hash lines (canonical
+// base64 of 32 bytes), an empty line, and the checkpoint, at most
+// MaxCheckpointSize bytes, which is not opened here (see OpenTlogProof).
+// Anything larger than MaxProofSize is refused before it is read further.
+func ParseTlogProof(data []byte) (TlogProof, error) {
+	var p TlogProof
+	if len(data) > MaxProofSize {
+		return p, malformed("tlog-proof of %d bytes, more than %d", len(data), MaxProofSize)
+	}
+	rest := data
+	line := func() (string, bool) {
+		l, r, ok := bytes.Cut(rest, []byte("\n"))
+		if !ok {
+			return "", false
+		}
+		rest = r
+		return string(l), true
+	}
+	if l, ok := line(); !ok || l != ProofHeader {
+		return p, malformed("tlog-proof: first line is not %q", ProofHeader)
+	}
+	l, ok := line()
+	if !ok {
+		return p, malformed("tlog-proof: no index line")
+	}
+	if b64, ok := strings.CutPrefix(l, "extra "); ok {
+		extra, err := base64.StdEncoding.Strict().DecodeString(b64)
+		if err != nil || len(extra) == 0 || base64.StdEncoding.EncodeToString(extra) != b64 {
+			return p, malformed("tlog-proof: extra data is not canonical base64")
+		}
+		p.Extra = extra
+		if l, ok = line(); !ok {
+			return p, malformed("tlog-proof: no index line")
+		}
+	}
+	idx, ok := strings.CutPrefix(l, "index ")
+	if !ok {
+		return p, malformed("tlog-proof: no index line")
+	}
+	n, err := parseDecimal(idx)
+	if err != nil || n >= MaxTreeSize {
+		return p, malformed("tlog-proof: index %q", idx)
+	}
+	p.Index = n
+	for {
+		l, ok := line()
+		if !ok {
+			return p, malformed("tlog-proof: no checkpoint")
+		}
+		if l == "" {
+			break
+		}
+		if len(p.Hashes) == MaxProofHashes {
+			return p, malformed("tlog-proof: more than %d hashes", MaxProofHashes)
+		}
+		h, err := base64.StdEncoding.Strict().DecodeString(l)
+		if err != nil || len(h) != tlog.HashSize || base64.StdEncoding.EncodeToString(h) != l {
+			return p, malformed("tlog-proof: hash line %q", l)
+		}
+		p.Hashes = append(p.Hashes, tlog.Hash(h))
+	}
+	if err := checkProofCheckpoint(rest); err != nil {
+		return p, err
+	}
+	p.Checkpoint = bytes.Clone(rest)
+	return p, nil
+}
+
+// ErrProofMismatch is wrapped by the error of a tlog-proof whose inclusion
+// proof does not prove its entry in its checkpoint's tree. The proof's
+// hashes and extra data are not signed: anyone may have altered them, so
+// this is a proof that fails, not evidence against the log (unlike
+// ErrVerification).
+var ErrProofMismatch = errors.New("inclusion proof does not verify")
+
+// OpenTlogProof parses a tlog-proof of a pysumdb log and verifies it: its
+// checkpoint with the log's verifier and any witnesses' (as
+// OpenCheckpoint), and the inclusion of its extra data, which must be a
+// valid entry, at its index in the checkpoint's tree. It returns the
+// proof, its checkpoint, the checkpoint's note (for the cosignatures) and
+// the entry. A proof that doesn't parse, or without extra data, wraps
+// ErrMalformed; one whose inclusion proof fails wraps ErrProofMismatch; a
+// checkpoint that doesn't verify is OpenCheckpoint's error.
+func OpenTlogProof(data []byte, verifier note.Verifier, witnesses ...note.Verifier) (TlogProof, Checkpoint, *note.Note, Entry, error) {
+	p, err := ParseTlogProof(data)
+	if err != nil {
+		return p, Checkpoint{}, nil, Entry{}, err
+	}
+	if p.Extra == nil {
+		return p, Checkpoint{}, nil, Entry{}, malformed("tlog-proof without extra data: a pysumdb proof carries its entry")
+	}
+	cp, n, err := OpenCheckpoint(p.Checkpoint, verifier, witnesses...)
+	if err != nil {
+		return p, Checkpoint{}, nil, Entry{}, err
+	}
+	e, err := CheckTlogProof(p, cp.Tree)
+	if err != nil {
+		return p, cp, n, Entry{}, err
+	}
+	return p, cp, n, e, nil
+}
+
+// CheckTlogProof checks that p's inclusion proof proves its extra data, a
+// valid entry, at its index in tree (which must come from p's checkpoint,
+// verified), and returns the entry.
+func CheckTlogProof(p TlogProof, tree tlog.Tree) (Entry, error) {
+	if p.Index >= tree.N {
+		return Entry{}, fmt.Errorf("%w: index %d is not below the checkpoint's tree size %d", ErrProofMismatch, p.Index, tree.N)
+	}
+	if err := tlog.CheckRecord(p.Hashes, tree.N, tree.Hash, p.Index, tlog.RecordHash(p.Extra)); err != nil {
+		return Entry{}, fmt.Errorf("%w: entry %d in the tree of size %d: %v", ErrProofMismatch, p.Index, tree.N, err)
+	}
+	e, err := ParseEntry(p.Extra)
+	if err != nil {
+		return Entry{}, fmt.Errorf("tlog-proof extra data: %w", err)
+	}
+	return e, nil
 }

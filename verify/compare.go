@@ -69,7 +69,13 @@ type UnpublishedFile struct {
 // file of the project (or version) that is not published any more is
 // listed, proven by inclusion. project must be normalized; published are
 // the project's files, of all versions.
+//
+// A private project (Verifier.Exclude) is an error wrapping ErrExcluded:
+// comparing it would name it to the logs.
 func (v *Verifier) ComparePublished(ctx context.Context, project, version string, published []PublishedFile) (*Comparison, error) {
+	if x, private := v.Exclude.Match(project); private {
+		return nil, fmt.Errorf("%w: %s is %s: no log is asked about it", ErrExcluded, project, x.Reason())
+	}
 	var artifacts []lockfile.Artifact
 	served := map[string]bool{}
 	published = slices.DeleteFunc(slices.Clone(published), func(f PublishedFile) bool {

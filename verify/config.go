@@ -33,6 +33,8 @@ var ErrBadConfig = errors.New("bad log configuration")
 //
 //	[[witness]]
 //	vkey = "witness.example.net+1f2e3d4c+BAb..."
+//
+//	exclude = ["corp-*", "internal-tool"]
 type Config struct {
 	// Quorum is how many logs must prove an artifact's hash for it to be
 	// verified: 1 to the number of logs. It may be left out only when
@@ -47,6 +49,9 @@ type Config struct {
 	// Witnesses are the witnesses (C2SP tlog-witness) whose cosignatures
 	// the logs' checkpoints need; none, no cosignature is needed.
 	Witnesses []WitnessConfig `toml:"witness"`
+	// Exclude are globs of private projects' normalized names, which no
+	// log is asked about (see Exclusions).
+	Exclude []string `toml:"exclude"`
 }
 
 // WitnessConfig is one witness of a Config.
@@ -83,6 +88,33 @@ func ParseConfig(data []byte) (Config, error) {
 	return c, nil
 }
 
+// ParsePartialConfig parses and checks a TOML log configuration that need
+// not list logs: one source among others of a client's configuration (its
+// logs may come from elsewhere). What it holds is checked as ParseConfig
+// does, and a quorum without logs is an error (it would be about logs it
+// doesn't list).
+func ParsePartialConfig(data []byte) (Config, error) {
+	var c Config
+	if err := tomlconfig.Decode(data, &c); err != nil {
+		return Config{}, fmt.Errorf("%w: %v", ErrBadConfig, err)
+	}
+	switch {
+	case len(c.Logs) == 0 && c.Quorum != 0:
+		return Config{}, fmt.Errorf("%w: quorum = %d, but no [[log]] is listed", ErrBadConfig, c.Quorum)
+	case len(c.Logs) > 0:
+		if err := c.checkLogs(); err != nil {
+			return Config{}, err
+		}
+	}
+	if c.Quorum < 0 || c.Quorum > len(c.Logs) {
+		return Config{}, fmt.Errorf("%w: quorum = %d, want 1 to %d (the number of logs)", ErrBadConfig, c.Quorum, len(c.Logs))
+	}
+	if err := c.checkOthers(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
 // Check reports whether c is usable: at least one log, each with a URL and
 // a valid verifier key of its own origin, and a quorum in range (an unset
 // quorum with one log means 1). It sets that default.
@@ -90,6 +122,21 @@ func (c *Config) Check() error {
 	if len(c.Logs) == 0 {
 		return fmt.Errorf("%w: no [[log]]", ErrBadConfig)
 	}
+	if err := c.checkLogs(); err != nil {
+		return err
+	}
+	if c.Quorum == 0 && len(c.Logs) == 1 {
+		c.Quorum = 1
+	}
+	if c.Quorum < 1 || c.Quorum > len(c.Logs) {
+		return fmt.Errorf("%w: quorum = %d, want 1 to %d (the number of logs)", ErrBadConfig, c.Quorum, len(c.Logs))
+	}
+	return c.checkOthers()
+}
+
+// checkLogs checks each log: a URL, and a valid verifier key of an origin
+// of its own.
+func (c *Config) checkLogs() error {
 	origins := map[string]int{}
 	for i, l := range c.Logs {
 		if l.URL == "" {
@@ -107,11 +154,17 @@ func (c *Config) Check() error {
 		}
 		origins[v.Name()] = i + 1
 	}
-	if c.Quorum == 0 && len(c.Logs) == 1 {
-		c.Quorum = 1
-	}
-	if c.Quorum < 1 || c.Quorum > len(c.Logs) {
-		return fmt.Errorf("%w: quorum = %d, want 1 to %d (the number of logs)", ErrBadConfig, c.Quorum, len(c.Logs))
+	return nil
+}
+
+// checkOthers checks what is not about the logs: the witnesses and the
+// exclusions. It sets the default witness quorum.
+func (c *Config) checkOthers() error {
+	var x Exclusions
+	for _, p := range c.Exclude {
+		if err := x.Add("", p); err != nil {
+			return fmt.Errorf("%w: exclude: %v", ErrBadConfig, err)
+		}
 	}
 	if len(c.Witnesses) == 0 {
 		if c.WitnessQuorum != 0 {

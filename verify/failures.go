@@ -27,6 +27,12 @@ type Failures struct {
 	// Alarms counts, for a Comparison, the files the package index serves
 	// with other bytes or another size than the logs hold.
 	Alarms int
+	// Tampered counts, for a Report, the artifacts pinned by filename
+	// with another sha256 than every log that answered holds for that
+	// filename: the index served other bytes when the lockfile was made
+	// (a filename is published once, with one content), or the lockfile
+	// was edited since. Logs that disagree are a failure, not this.
+	Tampered int
 	// WrongOrigin is the error (a *client.OriginError) of a log whose
 	// checkpoint names another origin than its verifier key: the key or
 	// the location given for the log is wrong, the user's to fix; no
@@ -54,7 +60,13 @@ type Failures struct {
 // an artifact not in the log, on logs that disagree, and when nothing is
 // verified.
 func (r *Report) Failures(strict bool) Failures {
-	f := Failures{Security: r.SecurityErrors()}
+	return r.failures(strict, r.Tampered())
+}
+
+// failures is Failures with tampered of the mismatches counted as
+// Failures.Tampered rather than among Failed.
+func (r *Report) failures(strict bool, tampered int) Failures {
+	f := Failures{Security: r.SecurityErrors(), Tampered: tampered}
 	for _, ls := range r.Logs {
 		var wrongOrigin *client.OriginError
 		if errors.As(ls.Err, &wrongOrigin) && f.WrongOrigin == nil {
@@ -67,7 +79,7 @@ func (r *Report) Failures(strict bool) Failures {
 			f.Unusable = append(f.Unusable, ls)
 		}
 	}
-	if n := r.Count(StatusMismatch); n > 0 {
+	if n := r.Count(StatusMismatch) - tampered; n > 0 {
 		f.Failed = append(f.Failed, fmt.Sprintf("%d mismatches", n))
 	}
 	if n := r.Count(StatusError); n > 0 {
@@ -90,6 +102,24 @@ func (r *Report) Failures(strict bool) Failures {
 	return f
 }
 
+// IsTampered reports whether a result is an artifact pinned by filename
+// with another sha256 than the logs agree on for that filename (see
+// Failures.Tampered).
+func (res Result) IsTampered() bool {
+	return res.Status == StatusMismatch && !res.Disagreement && res.Artifact.Filename != ""
+}
+
+// Tampered returns how many results are tampered (Result.IsTampered).
+func (r *Report) Tampered() int {
+	n := 0
+	for _, res := range r.Results {
+		if res.IsTampered() {
+			n++
+		}
+	}
+	return n
+}
+
 // publisherProblems returns how many results have a publisher problem.
 func (r *Report) publisherProblems() int {
 	n := 0
@@ -106,7 +136,9 @@ func (r *Report) publisherProblems() int {
 // served with another sha256 (a mismatch) or another size is an alarm,
 // and a logged file not served that couldn't be listed or proven fails it.
 func (c *Comparison) Failures(strict bool) Failures {
-	f := c.Report.Failures(strict)
+	// A file served now with other bytes is an alarm of its own (Alarms),
+	// not a lockfile's.
+	f := c.Report.failures(strict, 0)
 	for _, u := range c.Unpublished {
 		switch {
 		case client.IsSecurityError(u.Err):
@@ -126,8 +158,9 @@ func (c *Comparison) Failures(strict bool) Failures {
 
 // Err returns the error of the first kind of failure present, nil if
 // none: for Security, an error wrapping tiles.ErrVerification; for Alarms,
-// one wrapping ErrAlarm; WrongOrigin and CorruptCache themselves; then one
-// naming every Failed; then one counting Unprovable. Unusable logs alone
+// one wrapping ErrAlarm; WrongOrigin and CorruptCache themselves (the
+// user's to fix before any verdict); for Tampered, one wrapping ErrAlarm;
+// then one naming every Failed; then one counting Unprovable. Unusable logs alone
 // are no error.
 func (f Failures) Err() error {
 	switch {
@@ -139,6 +172,8 @@ func (f Failures) Err() error {
 		return f.WrongOrigin
 	case f.CorruptCache != nil:
 		return f.CorruptCache
+	case f.Tampered > 0:
+		return fmt.Errorf("%w: the lockfiles pin %d %s with other bytes than the logs recorded for the same filename", ErrAlarm, f.Tampered, plural(f.Tampered, "file", "files"))
 	case len(f.Failed) > 0:
 		return fmt.Errorf("verification failed: %s", strings.Join(f.Failed, ", "))
 	case f.Unprovable > 0:

@@ -38,6 +38,12 @@ func TestFailures(t *testing.T) {
 	publisherProblem[1].PublisherProblem = "no verified publisher in the log (--require-publisher)"
 	disagreement := results(verify.StatusVerified)
 	disagreement[0].Disagreement = true
+	hashOnly := results(verify.StatusVerified, verify.StatusMismatch, verify.StatusMismatch)
+	for i := range hashOnly {
+		hashOnly[i].Artifact.Filename, hashOnly[i].Artifact.Version = "", "1.0"
+	}
+	disagreeing := results(verify.StatusMismatch)
+	disagreeing[0].Disagreement = true
 	security := results(verify.StatusError, verify.StatusMismatch)
 	security[0].Logs[0].Err = forged
 
@@ -63,9 +69,17 @@ func TestFailures(t *testing.T) {
 			want: "verification failed: 1 misbehaviours of logs detected", wantIs: tiles.ErrVerification,
 			unusable: []string{"a.test/log"},
 		},
-		"mismatch": {
+		"mismatch of a filename": {
 			logs: []verify.LogStatus{ok}, results: results(verify.StatusVerified, verify.StatusMismatch, verify.StatusMismatch),
+			want: "ALARM: the lockfiles pin 2 files with other bytes than the logs recorded for the same filename", wantIs: verify.ErrAlarm,
+		},
+		"mismatch of a hash": {
+			logs: []verify.LogStatus{ok}, results: hashOnly,
 			want: "verification failed: 2 mismatches",
+		},
+		"mismatch on which logs disagree": {
+			logs: []verify.LogStatus{ok, ok}, results: disagreeing,
+			want: "verification failed: 1 mismatches",
 		},
 		"not in log": {
 			logs: []verify.LogStatus{ok}, results: results(verify.StatusVerified, verify.StatusNotInLog),
@@ -111,8 +125,12 @@ func TestFailures(t *testing.T) {
 			unusable: []string{"c.test/log"},
 		},
 		"several failures": {
-			logs: []verify.LogStatus{ok}, results: results(verify.StatusMismatch, verify.StatusNotInLog), strict: true,
+			logs: []verify.LogStatus{ok}, results: slices.Concat(hashOnly[1:2], results(verify.StatusNotInLog)), strict: true,
 			want: "verification failed: 1 mismatches, 1 not in the log (--strict), nothing verified (--strict)",
+		},
+		"a tampered file first": {
+			logs: []verify.LogStatus{ok}, results: slices.Concat(results(verify.StatusMismatch), hashOnly[1:2]), strict: true,
+			want: "ALARM: the lockfiles pin 1 file with other bytes than the logs recorded for the same filename", wantIs: verify.ErrAlarm,
 		},
 	} {
 		t.Run(name, func(t *testing.T) {

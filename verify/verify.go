@@ -87,6 +87,11 @@ type Verifier struct {
 	Concurrency int
 	// Logger receives progress and the failures of logs; nil discards.
 	Logger *slog.Logger
+	// Exclude are the private projects: no log is asked about them (their
+	// artifacts are skipped, the exclusion as the reason), so that their
+	// names never leave the machine. Applied here so that no caller can
+	// forget it.
+	Exclude *Exclusions
 }
 
 // Report is the outcome of Verifier.Verify.
@@ -223,6 +228,7 @@ func (v *Verifier) verify(ctx context.Context, artifacts []lockfile.Artifact, al
 	if v.Quorum < 1 || v.Quorum > len(v.Logs) {
 		return nil, fmt.Errorf("quorum %d with %d logs", v.Quorum, len(v.Logs))
 	}
+	artifacts = v.skipPrivate(artifacts)
 	digests := make([][32]byte, len(artifacts))
 	for i, a := range artifacts {
 		if a.Skip != "" {
@@ -257,6 +263,26 @@ func (v *Verifier) verify(ctx context.Context, artifacts []lockfile.Artifact, al
 		rep.Results[j] = res
 	}
 	return rep, nil
+}
+
+// skipPrivate returns artifacts with those of private projects (Exclude)
+// skipped, in a copy: the caller's are left as they are.
+func (v *Verifier) skipPrivate(artifacts []lockfile.Artifact) []lockfile.Artifact {
+	var out []lockfile.Artifact
+	for i, a := range artifacts {
+		x, private := v.Exclude.Match(a.Project)
+		if a.Skip != "" || !private {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(artifacts)
+		}
+		out[i].Skip = x.Reason()
+	}
+	if out == nil {
+		return artifacts
+	}
+	return out
 }
 
 // decide applies the quorum rule to what each log says.

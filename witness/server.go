@@ -18,7 +18,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/pysumdb/pysumdb/internal/atomicfile"
 	"github.com/pysumdb/pysumdb/internal/bounded"
+	"github.com/pysumdb/pysumdb/internal/filelock"
 	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -65,8 +65,9 @@ type Config struct {
 	// StateDir holds the witness's state: per log the latest checkpoint
 	// it cosigned (logs/), evidence of inconsistent checkpoints
 	// (evidence/) and a lock file. It must exist; the witness locks it
-	// (flock) for as long as it is open. Losing it makes the witness
-	// forget what it cosigned: back it up, or retire the witness.
+	// (flock, LockFileEx on Windows) for as long as it is open. Losing
+	// it makes the witness forget what it cosigned: back it up, or
+	// retire the witness.
 	StateDir string
 	// Logger receives the witness's events: a SECURITY ERROR at level
 	// ERROR for an inconsistent checkpoint, each request at DEBUG. Nil
@@ -208,20 +209,16 @@ func New(cfg Config) (*Witness, error) {
 	return w, nil
 }
 
-// lockDir takes a non-blocking exclusive flock on StateDir/lock, kept
-// until Close (or the process's end: the kernel releases it).
+// lockDir takes a non-blocking exclusive lock (package filelock) on
+// StateDir/lock, kept until Close (or the process's end: the kernel
+// releases it).
 func (w *Witness) lockDir() error {
 	f, err := os.OpenFile(filepath.Join(w.dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("couldn't open the state lock: %w", err)
 	}
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err != syscall.EINTR {
-			break
-		}
-	}
-	if errors.Is(err, syscall.EWOULDBLOCK) {
+	err = filelock.TryLock(f)
+	if errors.Is(err, filelock.ErrLocked) {
 		f.Close()
 		return fmt.Errorf("%w: %s", ErrLocked, w.dir)
 	}
@@ -245,7 +242,11 @@ func (w *Witness) Close() error {
 			ls.mu.Unlock()
 		}
 		if w.lock != nil {
-			w.closeErr = w.lock.Close() // releases the flock
+			// Closing releases the lock too, but on Windows not
+			// necessarily at once: unlocked first, it is free when
+			// Close returns.
+			filelock.Unlock(w.lock)
+			w.closeErr = w.lock.Close()
 		}
 	})
 	return w.closeErr

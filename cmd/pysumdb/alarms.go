@@ -1,3 +1,5 @@
+//go:build !pysumdb_client
+
 package main
 
 import (

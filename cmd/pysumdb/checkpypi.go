@@ -21,7 +21,7 @@ func newCheckPyPICommand(g *globals) *cobra.Command {
 	var pypiURL string
 	var strict, asJSON bool
 	c := &cobra.Command{
-		Use:   "check-pypi PROJECT[==VERSION] (--log URL --vkey VKEY | --config FILE) [--pypi URL]",
+		Use:   "check-pypi PROJECT[==VERSION] [--log URL --vkey VKEY | --config FILE] [--pypi URL]",
 		Short: "Compare the files PyPI serves for a project with the logs",
 		Long: `check-pypi asks PyPI for the current files of PROJECT (of VERSION only, if
 given) with their sha256 and size, and the logs for theirs, and reports every
@@ -38,6 +38,8 @@ difference: the check to run after a release.
 --pypi takes the index's base URL or its Simple API's, as pip users write it
 (https://pypi.org and https://pypi.org/simple/ are the same). --json prints
 the report as JSON (its fields are described in the README, "JSON output").
+A private project (see below) is refused (exit 2): neither PyPI nor a log
+is asked about it.
 
 ` + logFlagsHelp + `
 
@@ -47,6 +49,9 @@ are reported, not failures), 1 PyPI or the logs couldn't be read (or, with
 than --log's among them), 3 ALARM or SECURITY ERROR.`,
 		Args: argsBetween(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if off, err := verificationOff(g); off || err != nil {
+				return err
+			}
 			name, version, _ := strings.Cut(args[0], "==")
 			project, err := tiles.NormalizeProject(name)
 			if err != nil {
@@ -56,6 +61,9 @@ than --log's among them), 3 ALARM or SECURITY ERROR.`,
 			logs, err := lf.open(c, logger)
 			if err != nil {
 				return err
+			}
+			if x, private := logs.verifier.Exclude.Match(project); private {
+				return usagef("%s is %s: check-pypi asks neither PyPI nor a log about it (remove it from the exclusions to check it)", project, x.Reason())
 			}
 			pc, err := pypi.NewClient(pypi.Config{BaseURL: pypiURL, Logger: logger})
 			if err != nil {

@@ -26,12 +26,9 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/pysumdb/pysumdb/publish"
-	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -71,16 +68,25 @@ func exitStatus(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errAlarm), errors.Is(err, sequencer.ErrAlarm),
-		errors.Is(err, tiles.ErrVerification), errors.Is(err, publish.ErrIntegrity):
+	case errors.Is(err, errAlarm), errors.Is(err, tiles.ErrVerification), isAny(err, alarmErrors):
 		return exitAlarm
-	case errors.Is(err, publish.ErrBusy):
+	case isAny(err, busyErrors):
 		return exitBusy
 	case errors.As(err, &u):
 		return exitUsage
 	default:
 		return exitFailure
 	}
+}
+
+// isAny reports whether err is any of targets (errors.Is).
+func isAny(err error, targets []error) bool {
+	for _, target := range targets {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return false
 }
 
 func main() {
@@ -126,10 +132,6 @@ func onSignals(signals <-chan os.Signal, stop func(), stderr io.Writer, exit fun
 func workContext(ctx context.Context) context.Context {
 	return context.WithoutCancel(ctx)
 }
-
-// releaseTimeout bounds the release of a lease after the work is done,
-// which runs under a context that a signal does not cancel.
-const releaseTimeout = 30 * time.Second
 
 // runContext is run with a context that ends the command (as a signal
 // does).
@@ -190,25 +192,21 @@ verify the log and their lockfiles against it from those files alone.
 	})
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log only warnings and errors")
+	// The client commands, which read logs: both builds have them. Those
+	// of the server (commands_server.go) are left out of the client build
+	// (go build -tags pysumdb_client, commands_client.go), which must not
+	// need the stores (GCS), gRPC or sigstore: see clientbuild_test.go.
 	root.AddCommand(
-		newKeygenCommand(g),
-		newSequenceCommand(g),
-		newServeCommand(g),
 		newAuditCommand(g),
 		newLookupCommand(g),
-		newBenchCommand(g),
-		newRunCommand(g),
-		newAlarmsCommand(g),
-		newDemoCommand(g),
-		newMirrorCommand(g),
 		newPublishersCommand(g),
 		newVerifyCommand(g),
+		newConfigCommand(g),
 		newCheckPyPICommand(g),
 		newMonitorCommand(g),
-		newWitnessCommand(g),
 		newProxyCommand(g),
-		newPublishWebCommand(g),
 	)
+	root.AddCommand(serverCommands(g)...)
 	return root
 }
 

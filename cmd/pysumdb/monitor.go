@@ -22,7 +22,7 @@ func newMonitorCommand(g *globals) *cobra.Command {
 	var stateDir, schedule, pypiURL, notify string
 	var once bool
 	c := &cobra.Command{
-		Use:   "monitor (--log URL --vkey VKEY | --config FILE) --state DIR (--once | --schedule SPEC) [--pypi URL] [--notify URL]",
+		Use:   "monitor [--log URL --vkey VKEY | --config FILE] --state DIR (--once | --schedule SPEC) [--pypi URL] [--notify URL]",
 		Short: "Follow logs and report every misbehaviour, with evidence",
 		Long: `monitor follows one or more logs from their static files, with its own state
 in DIR, and reports what a log does wrong: each run verifies the log's
@@ -55,6 +55,10 @@ in a cache) is not evidence: that run fails and the next one tries again.
 ("*/5 * * * *", "@every 10m"; a run still going when the next is due makes
 that one skip); the first SIGINT or SIGTERM stops after the chunk in
 progress is committed, a second one aborts.
+
+monitor reads every project of the logs, not yours: the private projects
+of the configuration don't apply (it has no --exclude), and no cache
+directory is used (DIR is its state).
 
 ` + logFlagsHelp + `
 

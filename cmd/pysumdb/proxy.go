@@ -15,7 +15,6 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
-	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/proxy"
 	"github.com/pysumdb/pysumdb/verify"
 )
@@ -34,10 +33,9 @@ const (
 func newProxyCommand(g *globals) *cobra.Command {
 	lf := logFlags{}
 	var listen, upstream, notInLog, cacheSize string
-	var excludes []string
 	var public bool
 	c := &cobra.Command{
-		Use:   "proxy (--log URL --vkey VKEY | --config FILE) [--listen 127.0.0.1:3141] [--upstream https://pypi.org]",
+		Use:   "proxy [--log URL --vkey VKEY | --config FILE] [--listen 127.0.0.1:3141] [--upstream https://pypi.org]",
 		Short: "Serve pip and uv an index whose every file is checked against the logs",
 		Long: `proxy is a package index for pip and uv (the Simple API, PEP 503 HTML and
 PEP 691 JSON) that fetches from the upstream index and serves a file only
@@ -63,9 +61,10 @@ file.
 
 A file no log has (yet) follows --not-in-log: allow serves it, warn (the
 default) serves it and logs a warning, deny refuses it; served, it carries
-the header X-Pysumdb-Verdict: not-in-log. Projects matching --exclude (a
-glob of normalized names, repeatable: private projects) are passed through
-without asking any log, so that their names never leave the machine.
+the header X-Pysumdb-Verdict: not-in-log. Private projects (--exclude,
+PYSUMDB_EXCLUDE, exclude in the configuration file: the same as verify's)
+are passed through from the upstream without asking any log, so that their
+names never reach a log.
 
 Verified files are kept in the cache directory's proxy/files/ up to
 --cache-size (least recently used removed first) and hashed again before
@@ -99,17 +98,11 @@ second signal ends it at once).
 			if err := checkLogsAtStart(c.Context(), logs, logger); err != nil {
 				return err
 			}
-			cacheDir := lf.cacheDir
-			if cacheDir == "" {
-				if cacheDir, err = client.DefaultCacheDir(); err != nil {
-					return err
-				}
-			}
+			cacheDir := logs.cacheDir
 			p, err := proxy.New(proxy.Config{
 				Upstream:      up,
 				Verifier:      logs.verifier,
 				NotInLog:      proxy.NotInLogPolicy(notInLog),
-				Exclude:       excludes,
 				CacheDir:      filepath.Join(cacheDir, "proxy"),
 				CacheMaxBytes: int64(min(capBytes, 1<<62)),
 				Logger:        logger,
@@ -130,7 +123,6 @@ second signal ends it at once).
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:3141", "address to listen on (loopback unless --public)")
 	c.Flags().StringVar(&upstream, "upstream", "https://pypi.org", "the upstream index (its Simple API, or a host whose /simple/ it is)")
 	c.Flags().StringVar(&notInLog, "not-in-log", string(proxy.NotInLogWarn), "what to do with a file no log has: allow, warn or deny")
-	c.Flags().StringSliceVar(&excludes, "exclude", nil, "glob of project names passed through without asking any log (private projects; repeatable)")
 	c.Flags().StringVar(&cacheSize, "cache-size", "10GB", "the most verified files to keep on disk (0: none)")
 	c.Flags().BoolVar(&public, "public", false, "allow listening on an address that is not loopback")
 	return c

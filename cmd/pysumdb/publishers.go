@@ -10,9 +10,9 @@ import (
 )
 
 func newPublishersCommand(g *globals) *cobra.Command {
-	var f readFlags
+	var f logFlags
 	c := &cobra.Command{
-		Use:   "publishers --log DIR_OR_URL --vkey VKEY PROJECT",
+		Use:   "publishers [--log DIR_OR_URL --vkey VKEY | --config FILE] PROJECT",
 		Short: "Print a project's publisher history from the log, flagging every change",
 		Long: `publishers prints, in log order, the publisher identity the log records for
 each file of PROJECT (verified from a PEP 740 attestation when the file was
@@ -23,12 +23,12 @@ attack, but it is what to look at first when a dependency is hijacked.
 
 It exits 0 when the publisher never changed, 1 when it did.
 
-` + readCacheHelp + `
+` + oneLogHelp + `
 
 ` + exitStatusHelp,
 		Args: argsBetween(1, 1),
 		RunE: func(c *cobra.Command, args []string) error {
-			_, cp, project, files, err := lookupProject(c, g, f, args[0], "")
+			_, _, cp, project, files, err := lookupProject(c, g, &f, args[0], "")
 			if err != nil {
 				return err
 			}

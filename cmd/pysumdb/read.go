@@ -39,70 +39,65 @@ func openLog(c *cobra.Command, location, vkeyArg string, witnesses *witnessFlags
 	return l, nil
 }
 
-// readFlags are the flags of lookup and publishers: one log, and the cache
-// that keeps its last verified checkpoint.
-type readFlags struct {
-	location, vkey, cacheDir string
-	witnesses                witnessFlags
-}
+// oneLogHelp says which log lookup and publishers read.
+const oneLogHelp = `They read one log, configured as for verify (below): what that log says,
+not what a quorum of logs agrees on. With several logs configured, the
+first is read, and a note on standard error says which; give --log and
+--vkey to read another. Asking the logs in turn would print answers a
+quorum never weighed, as if they were verified together.
 
-func (f *readFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.location, "log", "", "the log: a directory or an http(s) URL")
-	c.Flags().StringVar(&f.vkey, "vkey", "", "the log's verifier key, or a file holding it")
-	c.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where verified checkpoints and tiles are kept, shared with verify (default $"+client.CacheDirEnv+", or pysumdb in the user cache directory)")
-	f.witnesses.register(c)
-}
-
-const readCacheHelp = `The last checkpoint verified of the log is kept in the cache directory, the
+The last checkpoint verified of the log is kept in the cache directory, the
 same as verify's: every later checkpoint must be proven consistent with it,
 and one that is smaller or inconsistent (a rollback or a fork of the log) is
 a SECURITY ERROR, exit 3, printed with both checkpoints and the proof. A
 cached checkpoint that doesn't verify is an error (exit 2) naming the file:
 deleting it makes the next run trust the log's checkpoint on first use.
 
-` + witnessFlagsHelp
+` + witnessFlagsHelp + `
 
-// lookupProject verifies the log's checkpoint, consistent with the one
-// kept in the cache, and looks up a project's files (only filename, if not
-// empty), for lookup and publishers. A rollback or a fork is printed with
-// its evidence.
-func lookupProject(c *cobra.Command, g *globals, f readFlags, projectArg, filename string) (*client.Log, tiles.Checkpoint, string, []client.LoggedFile, error) {
-	if err := requireFlags(c, "log", "vkey"); err != nil {
-		return nil, tiles.Checkpoint{}, "", nil, err
-	}
+` + configHelp
+
+// lookupProject verifies the checkpoint of the first log configured,
+// consistent with the one kept in the cache, and looks up a project's
+// files (only filename, if not empty), for lookup and publishers. A
+// rollback or a fork is printed with its evidence. A private project is a
+// usage error: looking it up would name it to the log.
+func lookupProject(c *cobra.Command, g *globals, f *logFlags, projectArg, filename string) (*client.Log, string, tiles.Checkpoint, string, []client.LoggedFile, error) {
 	project, err := tiles.NormalizeProject(projectArg)
 	if err != nil {
-		return nil, tiles.Checkpoint{}, "", nil, usageError{err}
+		return nil, "", tiles.Checkpoint{}, "", nil, usageError{err}
 	}
-	l, err := openLog(c, f.location, f.vkey, &f.witnesses)
+	logs, err := f.open(c, g.logger())
 	if err != nil {
-		return nil, tiles.Checkpoint{}, "", nil, err
+		return nil, "", tiles.Checkpoint{}, "", nil, err
 	}
-	cache, err := openCache(f.cacheDir, g.logger())
-	if err != nil {
-		return nil, tiles.Checkpoint{}, "", nil, err
+	if x, private := logs.verifier.Exclude.Match(project); private {
+		return nil, "", tiles.Checkpoint{}, "", nil, usagef("%s is %s: %s asks no log about it (remove it from the exclusions to look it up)", project, x.Reason(), c.Name())
 	}
-	l.UseCache(cache)
+	l, location := logs.logs[0], logs.locations[0]
+	if len(logs.logs) > 1 && !g.quiet {
+		fmt.Fprintf(g.stderr, "pysumdb: note: %s reads one log: the first of the %d configured (from %s), %s at %s\n", c.Name(), len(logs.logs), logs.from.name, l.Origin(), location)
+	}
 	cp, err := l.VerifiedCheckpoint(c.Context())
 	if err != nil {
-		return l, cp, project, nil, checkpointError(g, f.location, err)
+		return l, location, cp, project, nil, logs.checkpointError(g, err)
 	}
 	files, err := l.Lookup(c.Context(), cp.Tree, project, filename)
-	return l, cp, project, files, err
+	return l, location, cp, project, files, err
 }
 
 // checkpointError prints the evidence of a rollback or a fork and returns
-// the error of a checkpoint that couldn't be verified: a usage error if the
-// cached checkpoint is unusable, or if the log at location is not the one
-// the key is for.
-func checkpointError(g *globals, location string, err error) error {
+// the error of the first log's checkpoint that couldn't be verified: a
+// usage error if the cached checkpoint is unusable, or if the log is not
+// the one its key is for.
+func (o *openedLogs) checkpointError(g *globals, err error) error {
 	var fork *client.ForkError
 	var wrongOrigin *client.OriginError
 	switch {
 	case errors.As(err, &fork):
 		writeSecurityErrors(g.stderr, []error{err})
 	case errors.As(err, &wrongOrigin):
-		return originUsageError(location, wrongOrigin)
+		return o.originError(0, wrongOrigin)
 	case errors.Is(err, client.ErrCorruptCache):
 		return usageError{err}
 	}
@@ -110,10 +105,10 @@ func checkpointError(g *globals, location string, err error) error {
 }
 
 func newLookupCommand(g *globals) *cobra.Command {
-	var f readFlags
+	var f logFlags
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "lookup --log DIR_OR_URL --vkey VKEY PROJECT [FILENAME] [--json]",
+		Use:   "lookup [--log DIR_OR_URL --vkey VKEY | --config FILE] PROJECT [FILENAME] [--json]",
 		Short: "Print the logged files of a project, each proven against the checkpoint",
 		Long: `lookup prints the files the log holds for PROJECT (or only FILENAME): leaf
 index, filename, sha256, size and upload time, each proven by an inclusion
@@ -122,7 +117,7 @@ lists beyond the checkpoint's size are shown as "not yet provable". --json
 prints them as JSON (its fields are described in the README, "JSON
 output").
 
-` + readCacheHelp + `
+` + oneLogHelp + `
 
 ` + exitStatusHelp,
 		Args: argsBetween(1, 2),
@@ -131,7 +126,7 @@ output").
 			if len(args) == 2 {
 				filename = args[1]
 			}
-			l, cp, project, files, err := lookupProject(c, g, f, args[0], filename)
+			l, location, cp, project, files, err := lookupProject(c, g, &f, args[0], filename)
 			if errors.Is(err, client.ErrNotInLog) {
 				return fmt.Errorf("project %s is not in the log %s (size %d)", project, l.Origin(), cp.N)
 			}
@@ -142,7 +137,7 @@ output").
 				return fmt.Errorf("%s is not in the log %s (size %d)", filename, l.Origin(), cp.N)
 			}
 			if asJSON {
-				return writeLookupJSON(g.stdout, l.Origin(), f.location, cp, project, filename, files)
+				return writeLookupJSON(g.stdout, l.Origin(), location, cp, project, filename, files)
 			}
 			fmt.Fprintf(g.stdout, "# %s, checkpoint size %d\n", l.Origin(), cp.N)
 			for _, f := range files {
@@ -151,6 +146,9 @@ output").
 					fmt.Fprintf(g.stdout, " publisher=%s:%s", f.Publisher.Kind, f.Publisher.SAN)
 				}
 				fmt.Fprintln(g.stdout)
+				if g.verbose && f.Proven {
+					fmt.Fprintf(g.stdout, "#   tlog-proof: %s\n", proofLocation(location, f.Leaf))
+				}
 			}
 			return nil
 		},

@@ -1,3 +1,5 @@
+//go:build !pysumdb_client
+
 package main
 
 import (
@@ -114,7 +116,7 @@ the aborted run's lease has expired, 5 minutes by default).
 				return reportIngest(g, storeLoc, sum, err, time.Since(start))
 			}
 			seq, err := sequencer.Open(work, sequencer.Config{Store: store, Key: skey, Logger: logger, Holder: holderName(),
-				Witnesses: ingestOpts.witnesses, WitnessTimeout: ingestOpts.witnessTimeout})
+				Witnesses: ingestOpts.witnesses, WitnessTimeout: ingestOpts.witnessTimeout, TlogProofs: ingestOpts.tlogProofs})
 			if err != nil {
 				return err
 			}

@@ -197,7 +197,7 @@ func TestSignalPublishesTheBatchInProgress(t *testing.T) {
 	dir := newLogDir(t)
 	writeRecords(t, filepath.Join(dir, "first.jsonl"), 0, 10)
 	pysumdb(t, dir, nil, 0, "sequence", "--store", "log", "--key", "log.key", "--from-jsonl", "first.jsonl")
-	writeRecords(t, filepath.Join(dir, "big.jsonl"), 10, 50_000)
+	writeRecords(t, filepath.Join(dir, "big.jsonl"), 10, 10_000)
 
 	p := startPysumdb(t, dir, nil, "sequence", "--store", "log", "--key", "log.key", "--from-jsonl", "big.jsonl")
 	p.waitLine(t, "staged batch")
@@ -208,11 +208,11 @@ func TestSignalPublishesTheBatchInProgress(t *testing.T) {
 	if !strings.Contains(p.stderr(), "stopping: publishing the batch in progress") {
 		t.Errorf("the signal was not handled during the batch:\n%s", p.stderr())
 	}
-	if !strings.Contains(p.stdout.String(), "appended 50000, already logged 0, alarms 0; log size 50010") {
+	if !strings.Contains(p.stdout.String(), "appended 10000, already logged 0, alarms 0; log size 10010") {
 		t.Errorf("stdout %q", &p.stdout)
 	}
 	out := pysumdb(t, dir, nil, 0, "audit", "--log", "log", "--vkey", "vkey", "-q")
-	if !strings.Contains(out, "audited pysumdb.test/log at size 50010") {
+	if !strings.Contains(out, "audited pysumdb.test/log at size 10010") {
 		t.Errorf("audit: %s", out)
 	}
 }
@@ -235,8 +235,8 @@ func TestSignalReleasesTheLease(t *testing.T) {
 	env := []string{"STORAGE_EMULATOR_HOST=" + strings.TrimPrefix(front.URL, "http://")}
 
 	dir := newLogDir(t)
-	writeRecords(t, filepath.Join(dir, "big.jsonl"), 0, 5_000)
-	writeRecords(t, filepath.Join(dir, "more.jsonl"), 5_000, 10)
+	writeRecords(t, filepath.Join(dir, "big.jsonl"), 0, 1_000)
+	writeRecords(t, filepath.Join(dir, "more.jsonl"), 1_000, 10)
 	p := startPysumdb(t, dir, env, "sequence", "--store", "gs://logs/log", "--key", "log.key", "--from-jsonl", "big.jsonl")
 	p.waitLine(t, "staged batch")
 	p.signal(t, os.Interrupt)
@@ -247,7 +247,7 @@ func TestSignalReleasesTheLease(t *testing.T) {
 		t.Errorf("the signal was not handled during the batch:\n%s", p.stderr())
 	}
 	out := pysumdb(t, dir, env, 0, "sequence", "--store", "gs://logs/log", "--key", "log.key", "--from-jsonl", "more.jsonl")
-	if !strings.Contains(out, "log size 5010") {
+	if !strings.Contains(out, "log size 1010") {
 		t.Errorf("next run: %s", out)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,33 +13,38 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pysumdb/pysumdb/client"
-	"github.com/pysumdb/pysumdb/internal/bounded"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/verify"
 )
 
-// logFlags name the logs a client command verifies against, and its cache.
+// logFlags name the logs a client command verifies against, its private
+// projects and its cache, as the command line gives them: resolve adds the
+// environment and the configuration file (config.go).
 type logFlags struct {
 	location, vkey, config, cacheDir string
 	witnesses                        witnessFlags
+	exclude                          []string
 	// noCache opens the logs without the cache (and registers no
 	// --cache-dir): for a monitor, which keeps its own state and must not
-	// copy a whole log's tiles into the user's cache.
+	// copy a whole log's tiles into the user's cache. A monitor asks about
+	// every project of the logs, none of the user's: it registers no
+	// --exclude either.
 	noCache bool
 }
 
 func (f *logFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.location, "log", "", "the log: an http(s) URL or a directory (with --vkey)")
+	c.Flags().StringVar(&f.location, "log", "", "the log: an http(s) URL or a directory (with --vkey; instead of "+envLogs+" and the configuration file)")
 	c.Flags().StringVar(&f.vkey, "vkey", "", "the log's verifier key, or a file holding it")
-	c.Flags().StringVar(&f.config, "config", "", "a TOML file listing several logs and the quorum, and the witnesses (instead of --log, --vkey and --witness)")
+	c.Flags().StringVar(&f.config, "config", "", "a TOML file listing the logs, the quorum, the witnesses and private projects (instead of --log, --vkey and --witness, and of $"+envConfig+" or the default file)")
 	f.witnesses.register(c)
 	if !f.noCache {
 		c.Flags().StringVar(&f.cacheDir, "cache-dir", "", "where verified checkpoints and tiles are kept (default $"+client.CacheDirEnv+", or pysumdb in the user cache directory)")
+		c.Flags().StringSliceVar(&f.exclude, "exclude", nil, "glob of private projects' normalized names, never sent to a log or index (repeatable; adds to "+envExclude+" and the configuration's)")
 	}
 }
 
-const logFlagsHelp = `The logs: --log and --vkey for one log, or --config FILE for several, a TOML
-file such as
+const logFlagsHelp = `The logs: --log and --vkey for one log, or a TOML file (--config FILE, or the
+configuration file below) such as
 
   quorum = 2           # how many logs must prove each hash
   witness_quorum = 1   # how many witnesses must cosign each checkpoint (default all)
@@ -56,7 +60,10 @@ file such as
   [[witness]]
   vkey = "witness.example.com+9a8b7c6d+BGh..."
 
-A log that can't be reached leaves the decision to the others. The last
+  exclude = ["corp-*"]   # private projects (see below)
+
+A log that can't be reached leaves the decision to the others: it is an
+error only when too few logs answer to reach the quorum. The last
 checkpoint verified of each log is kept in the cache directory (shared with
 lookup and publishers): every later checkpoint must be proven consistent
 with it, and one that is smaller or inconsistent (a rollback or a fork of
@@ -67,7 +74,9 @@ the next run trust the log's checkpoint on first use. Tiles, once verified,
 are kept there too, so a second run fetches only the checkpoint and the
 project indexes.
 
-` + witnessFlagsHelp
+` + witnessFlagsHelp + `
+
+` + configHelp
 
 // openedLogs are the logs of a command, with what fetching them cost.
 type openedLogs struct {
@@ -75,62 +84,37 @@ type openedLogs struct {
 	locations []string
 	fetchers  []*client.CountingFetcher
 	logs      []*client.Log
-	// config is the configuration file the logs come from, "" for --log
-	// and --vkey.
-	config string
+	// from is where the logs come from, for the errors about them.
+	from source
+	// cacheDir is the cache directory ("" without a cache).
+	cacheDir string
 }
 
 // maxConfigSize bounds the logs configuration: a few lines a log.
 const maxConfigSize = 1 << 20
 
-// open reads the flags (or the configuration file) and opens the logs with
-// the cache.
+// open resolves the configuration (config.go) and opens the logs with the
+// cache. PYSUMDB=off is a usage error here: verify and check-pypi stop
+// before (verificationOff).
 func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, error) {
-	var cfg verify.Config
-	switch {
-	case f.config != "" && (c.Flags().Changed("log") || c.Flags().Changed("vkey") || f.witnesses.changed(c)):
-		return nil, usagef("%s takes --config or --log, --vkey and --witness, not both (list witnesses in the configuration as [[witness]] vkey = ...)", c.Name())
-	case f.config != "":
-		data, _, err := bounded.ReadFile(f.config, maxConfigSize)
-		if err != nil {
-			return nil, usagef("couldn't read the configuration: %v", err)
-		}
-		if cfg, err = verify.ParseConfig(data); err != nil {
-			return nil, usagef("%s: %v", f.config, err)
-		}
-		for i, l := range cfg.Logs {
-			if u, err := url.Parse(l.URL); (err != nil || u.Scheme == "") && !filepath.IsAbs(l.URL) {
-				cfg.Logs[i].URL = filepath.Join(filepath.Dir(f.config), l.URL)
-			}
-		}
-	default:
-		if err := requireFlags(c, "log", "vkey"); err != nil {
-			return nil, usagef("%s needs --log and --vkey, or --config (see '%s --help')", c.Name(), c.CommandPath())
-		}
-		vkey, err := readVerifierKey(f.vkey)
-		if err != nil {
-			return nil, err
-		}
-		cfg = verify.Config{Quorum: 1, Logs: []verify.LogConfig{{URL: f.location, VKey: vkey}}}
-	}
-	witnesses, err := cfg.WitnessPolicy()
+	cfg, err := f.resolve(c)
 	if err != nil {
-		return nil, usagef("%s: %v", f.config, err)
+		return nil, err
 	}
-	if f.config == "" {
-		if witnesses, err = f.witnesses.policy(c); err != nil {
-			return nil, err
-		}
+	if err := cfg.refuseOff(c); err != nil {
+		return nil, err
+	}
+	if err := cfg.needLogs(c); err != nil {
+		return nil, err
 	}
 	var cache *client.Cache
 	if !f.noCache {
-		var err error
-		if cache, err = openCache(f.cacheDir, logger); err != nil {
+		if cache, err = client.OpenCache(cfg.cacheDir, logger); err != nil {
 			return nil, err
 		}
 	}
-	o := &openedLogs{verifier: &verify.Verifier{Quorum: cfg.Quorum, Logger: logger}, config: f.config}
-	for _, lc := range cfg.Logs {
+	o := &openedLogs{verifier: &verify.Verifier{Quorum: cfg.quorum, Logger: logger, Exclude: cfg.exclude}, from: cfg.logsFrom, cacheDir: cfg.cacheDir}
+	for _, lc := range cfg.logs {
 		fetch, err := client.NewFetcher(lc.URL)
 		if err != nil {
 			return nil, usageError{err}
@@ -143,8 +127,8 @@ func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, err
 		if cache != nil {
 			l.UseCache(cache)
 		}
-		if witnesses != nil {
-			l.RequireWitnesses(witnesses)
+		if cfg.witnessPolicy != nil {
+			l.RequireWitnesses(cfg.witnessPolicy)
 		}
 		o.verifier.Logs = append(o.verifier.Logs, l)
 		o.locations = append(o.locations, lc.URL)
@@ -152,17 +136,6 @@ func (f *logFlags) open(c *cobra.Command, logger *slog.Logger) (*openedLogs, err
 		o.logs = append(o.logs, l)
 	}
 	return o, nil
-}
-
-// openCache opens the cache in dir, by default DefaultCacheDir.
-func openCache(dir string, logger *slog.Logger) (*client.Cache, error) {
-	if dir == "" {
-		var err error
-		if dir, err = client.DefaultCacheDir(); err != nil {
-			return nil, err
-		}
-	}
-	return client.OpenCache(dir, logger)
 }
 
 // stats returns a log's fetch counts.
@@ -184,16 +157,21 @@ type logStats struct {
 func (o *openedLogs) wrongOrigin(statuses []verify.LogStatus) error {
 	for i, ls := range statuses {
 		var e *client.OriginError
-		if !errors.As(ls.Err, &e) {
-			continue
+		if errors.As(ls.Err, &e) {
+			return o.originError(i, e)
 		}
-		if o.config != "" {
-			return usagef("%s: log %d (%s) serves the checkpoints of origin %s, but its vkey is the key of origin %s: fix its url or its vkey",
-				o.config, i+1, o.locations[i], e.Served, e.Origin)
-		}
-		return originUsageError(o.locations[i], e)
 	}
 	return nil
+}
+
+// originError is the usage error of log i, whose checkpoint names another
+// origin than its key: worded for where the log was configured.
+func (o *openedLogs) originError(i int, e *client.OriginError) error {
+	if o.from.name == flagLogs {
+		return originUsageError(o.locations[i], e)
+	}
+	return usagef("%s: log %d (%s) serves the checkpoints of origin %s, but its vkey is the key of origin %s: fix its url or its vkey",
+		o.from.name, i+1, o.locations[i], e.Served, e.Origin)
 }
 
 // originUsageError is the usage error of a --vkey whose origin is not that
@@ -207,8 +185,9 @@ func newVerifyCommand(g *globals) *cobra.Command {
 	var lf logFlags
 	var format string
 	var strict, asJSON, requirePublisher bool
+	var saveProofsDir, offlineDir string
 	c := &cobra.Command{
-		Use:   "verify [LOCKFILE...] (--log URL --vkey VKEY | --config FILE) [--strict] [--json]",
+		Use:   "verify [LOCKFILE...] [--log URL --vkey VKEY | --config FILE] [--exclude GLOB] [--strict] [--json]",
 		Short: "Verify the hashes of lockfiles against one or more logs",
 		Long: `verify checks every sha256 that each LOCKFILE pins against the logs, from
 their static files only: each artifact is found through the log's signed
@@ -218,15 +197,18 @@ checkpoint, and classified:
   verified    the log proves the lockfile's hash (with several logs: at
               least the quorum of them do)
   MISMATCH    the log proves another hash: the same filename logged with
-              another sha256; or, for lockfiles without filenames
-              (Pipfile.lock, requirements), the hash logged under another
-              version or another project of the lockfile, or a hash that is
-              none of the logged files of the pinned release
+              another sha256 (a filename is published once: PyPI served
+              other bytes when the lock was made, or the lockfile was
+              edited; a SECURITY ERROR, exit 3); or, for lockfiles without
+              filenames (Pipfile.lock, requirements), the hash logged under
+              another version or another project of the lockfile, or a hash
+              that is none of the logged files of the pinned release
   NOT IN LOG  the log doesn't have the file (yet): a warning, a failure
               with --strict; summarized in one line a project, with how
               recent the log is and what to do
   SKIPPED     not a PyPI file (editable, path, git or URL sources, other
-              indexes), or no sha256: the reason is printed
+              indexes), a private project (--exclude, PYSUMDB_EXCLUDE), or
+              no sha256: the reason is printed
 
 Several lockfiles are verified in one run, against the same checkpoints,
 with a summary line each and a total. Without LOCKFILE, verify takes the
@@ -256,20 +238,32 @@ fields are described in the README, "JSON output").
 ` + logFlagsHelp + `
 
 Exit status: 0 everything verified or skipped (not-in-log artifacts are
-warnings), 1 a verification failed (a mismatch, a publisher mismatch, too
+warnings), 1 a verification failed (a mismatch of a hash, a publisher mismatch, too
 few logs answered, or with --strict an artifact not in the log, logs that
 disagree, or nothing verified), 2 usage error, unreadable lockfile, no
 lockfile found, a --vkey for another log than --log's (the origins differ),
-or an unusable cached checkpoint, 3 SECURITY ERROR: a log misbehaves (bad
-signature, rollback, fork, an index or tile that contradicts the
-checkpoint).`,
+or an unusable cached checkpoint, 3 SECURITY ERROR: a file pinned by
+filename with other bytes than the logs hold for it, or a log misbehaves
+(bad signature, rollback, fork, an index or tile that contradicts the
+checkpoint). Each failure is printed with its next step; files of a pinned
+release uploaded more than a day after those the lockfile pins are noted
+as harmless (added to PyPI after the lock).`,
 		RunE: func(c *cobra.Command, args []string) error {
+			if off, err := verificationOff(g); off || err != nil {
+				return err
+			}
 			if format != "" && !knownFormat(format) {
 				return usagef("--format %q: want one of pylock, uv, poetry, pipfile, requirements", format)
 			}
 			run := &verifyRun{strict: strict, verbose: g.verbose, quiet: g.quiet}
+			if offlineDir != "" && (saveProofsDir != "" || asJSON) {
+				return usagef("--offline takes no --save-proofs or --json")
+			}
 			if err := run.readLockfiles(args, lockfile.Format(format)); err != nil {
 				return err
+			}
+			if offlineDir != "" {
+				return runOffline(c, g, &lf, run, offlineDir)
 			}
 			logger := g.logger()
 			logs, err := lf.open(c, logger)
@@ -299,9 +293,19 @@ checkpoint).`,
 			if err != nil {
 				return err
 			}
+			if saveProofsDir != "" && len(f.Security) == 0 {
+				n, err := saveProofs(c.Context(), logs, rep, saveProofsDir)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stderr, "pysumdb: saved %d proofs in %s\n", n, saveProofsDir)
+			}
 			return verifyOutcome(g.stderr, f)
 		},
 	}
+	c.Long += "\n\n" + offlineHelp
+	c.Flags().StringVar(&saveProofsDir, "save-proofs", "", "after verifying, write the tlog-proof of every verified artifact into `DIR` (see --offline)")
+	c.Flags().StringVar(&offlineDir, "offline", "", "verify from the proofs saved in `DIR` and the cached checkpoints, with no network")
 	lf.register(c)
 	c.Flags().StringVar(&format, "format", "", "the lockfiles' format: pylock, uv, poetry, pipfile or requirements (default: from the file name, or else the content)")
 	c.Flags().BoolVar(&strict, "strict", false, "fail on artifacts not in the log, on logs that disagree, and when nothing is verified")
@@ -456,10 +460,11 @@ func failureError(f verify.Failures) error {
 // failureStatus is the exit status of a verification's failures, as
 // verifyOutcome's error gives it.
 func failureStatus(f verify.Failures) int {
-	if len(f.Security) == 0 && f.Alarms > 0 {
+	err := failureError(f)
+	if errors.Is(err, verify.ErrAlarm) {
 		return exitAlarm
 	}
-	return exitStatus(failureError(f))
+	return exitStatus(err)
 }
 
 // verifyOutcome reports the failures of a verification or comparison:
@@ -476,6 +481,10 @@ func verifyOutcome(stderr io.Writer, f verify.Failures) error {
 		return errAlarm
 	case f.WrongOrigin != nil, f.CorruptCache != nil:
 		return err
+	}
+	if f.Tampered > 0 {
+		fmt.Fprintf(stderr, "pysumdb: SECURITY ERROR: %v\n", err)
+		err = errAlarm
 	}
 	for _, ls := range f.Unusable {
 		fmt.Fprintf(stderr, "pysumdb: WARNING: log %s unusable: %v\n", ls.Origin, ls.Err)

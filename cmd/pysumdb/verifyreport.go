@@ -155,6 +155,12 @@ func (r *verifyRun) writeText(w io.Writer) {
 			continue
 		}
 		writeArtifactLine(w, label, rep, res)
+		if res.IsTampered() {
+			fmt.Fprintln(w, "  SECURITY ERROR: a file is published once under its name, and the logs recorded other bytes for this one: the index served other bytes when the lockfile was made, or the lockfile was edited since.")
+		}
+		if next := nextStep(res); next != "" {
+			fmt.Fprintf(w, "  next: %s\n", next)
+		}
 	}
 	missing := rep.NotInLog()
 	if !r.quiet || r.strict {
@@ -170,6 +176,7 @@ func (r *verifyRun) writeText(w io.Writer) {
 		if len(missing) > 0 {
 			writeNotInLogNote(w, rep, missing, r.strict, r.now)
 		}
+		writeLaterFiles(w, rep.LaterFiles())
 		for i, ls := range rep.Logs {
 			st := r.logs.stats(i)
 			state := fmt.Sprintf("checkpoint size %d", ls.Checkpoint.N)
@@ -200,6 +207,47 @@ func writeArtifactLine(w io.Writer, label string, rep *verify.Report, res verify
 	}
 	fmt.Fprintln(w)
 	writeLogLines(w, rep, res)
+}
+
+// nextStep is the one thing to do about a failed result, "" for none:
+// each kind of failure has its own.
+func nextStep(res verify.Result) string {
+	a := res.Artifact
+	release := a.Project
+	if a.Version != "" {
+		release += "==" + a.Version
+	}
+	switch {
+	case res.Status != verify.StatusMismatch:
+		return ""
+	case res.IsTampered():
+		lockfile := a.File
+		return fmt.Sprintf("don't install it; look at the lockfile's history (e.g. git log -p %s), then report it to the project and to PyPI (https://pypi.org/security/), with this output.", lockfile)
+	case res.Disagreement:
+		return fmt.Sprintf("the logs disagree about this file: report it to their operators with this output, and see what PyPI serves now with `pysumdb check-pypi %s`.", release)
+	}
+	return fmt.Sprintf("if %s comes from another index than PyPI, list it in PYSUMDB_EXCLUDE; otherwise lock it again from PyPI and compare with `pysumdb check-pypi %s`.", a.Project, release)
+}
+
+// maxLaterListed bounds the files a note on later files names.
+const maxLaterListed = 3
+
+// writeLaterFiles writes a note per release the lockfiles pin of which
+// the log holds files uploaded after the pinned ones: harmless, said so
+// that a new wheel on PyPI isn't mistaken for a change of the lock's.
+func writeLaterFiles(w io.Writer, later []verify.LaterFiles) {
+	for _, l := range later {
+		var names []string
+		for _, line := range l.Files[:min(len(l.Files), maxLaterListed)] {
+			names = append(names, fmt.Sprintf("%s at leaf %d", line.Filename, line.Leaf))
+		}
+		if more := len(l.Files) - maxLaterListed; more > 0 {
+			names = append(names, fmt.Sprintf("and %d more", more))
+		}
+		n := len(l.Files)
+		fmt.Fprintf(w, "note: %s %s has %d %s uploaded after those the lockfile pins (%s): %s added to PyPI after the lock, harmless, the pinned files are unchanged; lock again to use %s.\n",
+			l.Project, l.Version, n, plural(n, "file", "files"), strings.Join(names, ", "), plural(n, "a new file", "new files"), plural(n, "it", "them"))
+	}
 }
 
 // countsText counts results by status, in the summary's words.
@@ -338,7 +386,7 @@ func writeNotInLogNote(w io.Writer, rep *verify.Report, missing []verify.Missing
 	if len(missing[0].Versions) > 0 {
 		example += "==" + missing[0].Versions[0]
 	}
-	fmt.Fprintf(w, "  What to do: compare what PyPI serves now with the log, e.g. `pysumdb check-pypi %s` with the same --log and --vkey (or --config); verify again once the log has caught up", example)
+	fmt.Fprintf(w, "  What to do: compare what PyPI serves now with the log, e.g. `pysumdb check-pypi %s` with the same logs; verify again once the log has caught up", example)
 	if !strict {
 		fmt.Fprint(w, "; --strict to fail until it has")
 	}
@@ -428,8 +476,13 @@ type (
 		Disagreement bool           `json:"disagreement"`
 		Publisher    *jsonPublisher `json:"publisher,omitempty"`
 		// PublisherProblem says why the publisher is not acceptable.
-		PublisherProblem string          `json:"publisher_problem,omitempty"`
-		Logs             []jsonLogResult `json:"logs,omitempty"`
+		PublisherProblem string `json:"publisher_problem,omitempty"`
+		// Tampered is set for a file pinned with other bytes than the
+		// logs agree on for its filename (a SECURITY ERROR).
+		Tampered bool `json:"tampered,omitempty"`
+		// NextStep is the one thing to do about a failure.
+		NextStep string          `json:"next_step,omitempty"`
+		Logs     []jsonLogResult `json:"logs,omitempty"`
 	}
 	jsonLogResult struct {
 		Origin   string        `json:"origin"`
@@ -543,7 +596,7 @@ func jsonSecurityErrors(rep *verify.Report) []string {
 // jsonFailures lists what fails the run, in the words of its error.
 func jsonFailures(f verify.Failures) []string {
 	out := []string{}
-	if err := f.Err(); err != nil && len(f.Failed) == 0 {
+	if err := f.Err(); err != nil && (len(f.Failed) == 0 || f.Tampered > 0) {
 		out = append(out, err.Error())
 	}
 	return append(out, f.Failed...)
@@ -576,6 +629,9 @@ func (r *verifyRun) writeJSON(w io.Writer, f verify.Failures, status int) error 
 		for j := lf.start; j < lf.end; j++ {
 			out.Artifacts[j].Lockfile = lf.path
 		}
+	}
+	for j, res := range r.rep.Results {
+		out.Artifacts[j].Tampered, out.Artifacts[j].NextStep = res.IsTampered(), nextStep(res)
 	}
 	for _, inc := range r.included {
 		out.Included = append(out.Included, jsonIncludedFile{Path: inc[0], IncludedBy: inc[1]})

@@ -1,3 +1,5 @@
+//go:build !pysumdb_client
+
 package main
 
 import (
@@ -27,9 +29,10 @@ const (
 
 // goldenRun verifies artifacts of two lockfiles (uv.lock and
 // requirements.txt) against a small log: foo 1.0 (two files, one of them
-// logged with another hash), bar 2.0, and files of 2025; the lockfiles
-// also pin foo 1.1 and baz, which the log doesn't have, a skipped local
-// package and a hash of bar.
+// logged with another hash), bar 2.0, qux 1.0 (with a wheel uploaded
+// after the lock), and files of 2025; the lockfiles also pin foo 1.1 and
+// baz, which the log doesn't have, a skipped local package, a hash of bar
+// and a hash that is none of bar's.
 func goldenRun(t *testing.T, strict, verbose, quiet bool) *verifyRun {
 	t.Helper()
 	at := func(r sequencer.Record, uploaded string) sequencer.Record {
@@ -42,6 +45,8 @@ func goldenRun(t *testing.T, strict, verbose, quiet bool) *verifyRun {
 		at(clienttest.Record("foo", "foo-1.0.tar.gz"), "2025-05-01T10:00:00Z"),
 		at(tampered, "2025-05-01T10:05:00Z"),
 		at(clienttest.Record("bar", "bar-2.0.tar.gz"), "2025-06-30T12:00:00Z"),
+		at(clienttest.Record("qux", "qux-1.0.tar.gz"), "2025-06-01T09:00:00Z"),
+		at(clienttest.Record("qux", "qux-1.0-py3-none-any.whl"), "2025-06-20T09:00:00Z"),
 	})
 	counting := &client.CountingFetcher{Fetcher: client.DirFetcher(tl.Store.Root())}
 	l, err := client.NewLog(counting, goldenVKey)
@@ -69,13 +74,15 @@ func goldenRun(t *testing.T, strict, verbose, quiet bool) *verifyRun {
 		file("foo", "1.1", "foo-1.1.tar.gz", 20),
 		file("foo", "1.1", "foo-1.1-py3-none-any.whl", 21),
 		file("baz", "3.0", "baz-3.0.tar.gz", 30),
+		file("qux", "1.0", "qux-1.0.tar.gz", 35),
 		local,
 		hash("bar", "2.0", "bar-2.0.tar.gz", 3),
+		hash("bar", "2.0", "bar-2.0 rebuilt elsewhere", 4),
 		hash("baz", "3.0", "baz-3.0.tar.gz", 5),
 	}
 	run.lockfiles = []readLockfile{
-		{path: "uv.lock", format: lockfile.UV, from: lockfile.FromName, start: 0, end: 6},
-		{path: "requirements.txt", format: lockfile.Requirements, from: lockfile.FromName, start: 6, end: 8},
+		{path: "uv.lock", format: lockfile.UV, from: lockfile.FromName, start: 0, end: 7},
+		{path: "requirements.txt", format: lockfile.Requirements, from: lockfile.FromName, start: 7, end: 10},
 	}
 	rep, err := logs.verifier.Verify(context.Background(), run.artifacts)
 	if err != nil {

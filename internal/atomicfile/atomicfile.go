@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 // ErrAfterRename is wrapped by Replace's error when the new content was
@@ -47,8 +48,15 @@ func Replace(path string, data []byte, durable bool) error {
 	return nil
 }
 
-// SyncDir fsyncs a directory, making the names in it durable.
+// SyncDir fsyncs a directory, making the names in it durable. On Windows
+// it does nothing: a directory can't be opened for writing, which
+// FlushFileBuffers needs (os.Open(dir).Sync() fails with "Access is
+// denied"), and NTFS journals its names itself (publish.Dir skips its
+// directory fsyncs there for the same reason).
 func SyncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

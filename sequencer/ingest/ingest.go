@@ -66,6 +66,9 @@ type Config struct {
 	// sequencer.Config).
 	Witnesses      []sequencer.Witness
 	WitnessTimeout time.Duration
+	// TlogProofs has each batch write its entries' tlog-proofs
+	// (sequencer.Config.TlogProofs).
+	TlogProofs bool
 	// Stop, when closed, makes Run return after the batch in progress is
 	// published (a graceful shutdown); cancelling ctx aborts at once.
 	Stop <-chan struct{}
@@ -106,7 +109,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	var sum Summary
 	seq, err := sequencer.Open(ctx, sequencer.Config{Store: cfg.Store, Key: cfg.Key, Logger: logger, Holder: cfg.Holder,
-		Witnesses: cfg.Witnesses, WitnessTimeout: cfg.WitnessTimeout})
+		Witnesses: cfg.Witnesses, WitnessTimeout: cfg.WitnessTimeout, TlogProofs: cfg.TlogProofs})
 	if err != nil {
 		return sum, err
 	}

@@ -11,10 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/pysumdb/pysumdb/client"
 	"github.com/pysumdb/pysumdb/mirror"
@@ -22,6 +24,7 @@ import (
 	"github.com/pysumdb/pysumdb/publish/storetest"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/synthetic"
+	"github.com/pysumdb/pysumdb/tiles"
 )
 
 // Records returns n synthetic records of distinct files numbered from
@@ -43,7 +46,12 @@ func NewKey(t testing.TB) (skey, vkey string) {
 // Append opens a sequencer on store, appends records with cursor, and
 // closes it.
 func Append(ctx context.Context, store publish.Store, skey string, records []sequencer.Record, cursor string) (sequencer.Result, error) {
-	s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey, Holder: "seqtest"})
+	return appendRecords(ctx, store, skey, records, cursor, false)
+}
+
+// appendRecords is Append, writing the entries' tlog-proofs if proofs.
+func appendRecords(ctx context.Context, store publish.Store, skey string, records []sequencer.Record, cursor string, proofs bool) (sequencer.Result, error) {
+	s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey, Holder: "seqtest", TlogProofs: proofs})
 	if err != nil {
 		return sequencer.Result{}, err
 	}
@@ -75,15 +83,30 @@ func Audit(t testing.TB, store publish.Store, vkey string) *client.AuditReport {
 // the next run recovers: the log ends with every record exactly once, the
 // cursor of the batch, and passes a full audit. newStore must return a new
 // empty store on each call.
-func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store) {
+//
+// With proofs, the sequencer writes the entries' tlog-proofs
+// (sequencer.Config.TlogProofs), which are checked after each recovery.
+func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store, proofs bool) {
 	ctx := context.Background()
 	skey, vkey := NewKey(t)
 	// The first batch ends inside a tile, so the faulty batch extends
-	// partial tiles and existing project indexes, and crosses tile
-	// boundaries.
-	first, second := Records(0, 300), Records(300, 400)
+	// partial tiles and existing project indexes, and crosses a tile
+	// boundary. Small batches: every entry has a proof object, and every
+	// object is written again by each of the hundred runs.
+	first, second := Records(0, 20), Records(20, 240)
+	// Every write of the batch is a place to fail, but the batch's 240
+	// tlog-proofs are alike, one after the other in the tiles' group:
+	// failing at each would make the test last minutes, and adds nothing
+	// to failing at the first two, one in the middle and the last.
+	var skip map[int]bool
+	if proofs {
+		skip = proofRunInteriors(t, newStore(t), skey, first, append(second, first[:10]...))
+	}
 	for _, afterPersist := range []bool{false, true} {
 		for failAt := 1; ; failAt++ {
+			if skip[failAt] {
+				continue
+			}
 			name := fmt.Sprintf("write%d", failAt)
 			if afterPersist {
 				name += "-persisted"
@@ -91,11 +114,11 @@ func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store) 
 			faulted := false
 			t.Run(name, func(t *testing.T) {
 				store := newStore(t)
-				if _, err := Append(ctx, store, skey, first, `"one"`); err != nil {
+				if _, err := appendRecords(ctx, store, skey, first, `"one"`, proofs); err != nil {
 					t.Fatalf("first batch: %v", err)
 				}
 				faulty := &storetest.Faulty{Store: store, FailAt: failAt, AfterPersist: afterPersist}
-				_, err := Append(ctx, faulty, skey, append(second, first[:10]...), `"two"`)
+				_, err := appendRecords(ctx, faulty, skey, append(second, first[:10]...), `"two"`, proofs)
 				faulted = faulty.Writes() >= failAt
 				if !faulted {
 					if err != nil {
@@ -111,7 +134,7 @@ func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store) 
 				}
 				// The next run finishes the batch, and a repeat of it
 				// appends nothing.
-				res, err := Append(ctx, store, skey, second, `"two"`)
+				res, err := appendRecords(ctx, store, skey, second, `"two"`, proofs)
 				if err != nil {
 					t.Fatalf("recovery run: %v", err)
 				}
@@ -123,8 +146,11 @@ func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store) 
 				if rep.Entries != int64(len(first)+len(second)) {
 					t.Fatalf("audit saw %d entries, want %d", rep.Entries, len(first)+len(second))
 				}
+				if proofs {
+					CheckProofs(t, store, vkey)
+				}
 				// And the log goes on normally.
-				if res, err := Append(ctx, store, skey, Records(700, 5), `"three"`); err != nil || res.Appended != 5 {
+				if res, err := appendRecords(ctx, store, skey, Records(1000, 5), `"three"`, proofs); err != nil || res.Appended != 5 {
 					t.Fatalf("batch after recovery: %+v, %v", res, err)
 				}
 				Audit(t, store, vkey)
@@ -160,16 +186,16 @@ func (brokenLease) Lock(context.Context, string) (func(context.Context) error, e
 // the same log state can't both append: the loser fails with ErrBusy and
 // writes nothing, the log passes an audit, and a third run appends
 // normally.
-func RunRace(t *testing.T, newStore func(t *testing.T) publish.Store) {
+func RunRace(t *testing.T, newStore func(t *testing.T) publish.Store, proofs bool) {
 	ctx := context.Background()
 	skey, vkey := NewKey(t)
 	base := newStore(t)
-	if _, err := Append(ctx, base, skey, Records(0, 100), `"zero"`); err != nil {
+	if _, err := appendRecords(ctx, base, skey, Records(0, 100), `"zero"`, proofs); err != nil {
 		t.Fatal(err)
 	}
 	store := brokenLease{base}
 	open := func() *sequencer.Sequencer {
-		s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey})
+		s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey, TlogProofs: proofs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +221,10 @@ func RunRace(t *testing.T, newStore func(t *testing.T) publish.Store) {
 	if rep := Audit(t, base, vkey); rep.Entries != 400 {
 		t.Fatalf("audit saw %d entries, want 400", rep.Entries)
 	}
-	res, err := Append(ctx, base, skey, Records(1000, 7), `"third"`)
+	if proofs {
+		CheckProofs(t, base, vkey)
+	}
+	res, err := appendRecords(ctx, base, skey, Records(1000, 7), `"third"`, proofs)
 	if err != nil || res.Appended != 7 || res.TreeSize != 407 {
 		t.Fatalf("third run: %+v, %v", res, err)
 	}
@@ -207,7 +236,7 @@ func RunRace(t *testing.T, newStore func(t *testing.T) publish.Store) {
 // (the lease, or the race for the state), the log holds exactly the
 // batches that succeeded and passes an audit, and a third run appends
 // normally.
-func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store) {
+func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store, proofs bool) {
 	ctx := context.Background()
 	skey, vkey := NewKey(t)
 	store := newStore(t)
@@ -215,7 +244,7 @@ func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store) {
 	errs := make([]error, len(batches))
 	var wg sync.WaitGroup
 	for i, b := range batches {
-		wg.Go(func() { _, errs[i] = Append(ctx, store, skey, b, "") })
+		wg.Go(func() { _, errs[i] = appendRecords(ctx, store, skey, b, "", proofs) })
 	}
 	wg.Wait()
 	want := int64(0)
@@ -233,7 +262,10 @@ func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store) {
 	if rep := Audit(t, store, vkey); rep.Entries != want {
 		t.Fatalf("audit saw %d entries, want %d", rep.Entries, want)
 	}
-	res, err := Append(ctx, store, skey, append(batches[0], batches[1]...), "")
+	if proofs {
+		CheckProofs(t, store, vkey)
+	}
+	res, err := appendRecords(ctx, store, skey, append(batches[0], batches[1]...), "", proofs)
 	if err != nil || res.TreeSize != 1540 {
 		t.Fatalf("third run: %+v, %v", res, err)
 	}
@@ -246,4 +278,115 @@ func ReportBench(b *testing.B, total synthetic.BenchResult) {
 	b.ReportMetric(total.EntriesPerSecond(), "entries/s")
 	b.ReportMetric(float64(total.Bytes)/float64(total.Entries), "bytes/entry")
 	b.ReportMetric(float64(total.Objects)/float64(total.Batches), "objects/batch")
+}
+
+// CheckProofs checks the tlog-proof the sequencer wrote for every entry
+// of the log in store: present, signed by the log (and by it alone),
+// proving the log's entry at its leaf in a checkpoint that is a prefix of
+// the published one.
+func CheckProofs(t testing.TB, store publish.Store, vkey string) {
+	t.Helper()
+	ctx := context.Background()
+	l, err := client.NewLog(mirror.StoreFetcher{Store: store}, vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, _, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consistent := map[tlog.Tree]bool{}
+	for leaf := range cp.N {
+		key := tiles.ProofKey(leaf)
+		data, _, err := store.Read(ctx, key)
+		if err != nil {
+			t.Fatalf("proof of leaf %d: %v", leaf, err)
+		}
+		// Its entry proven in a prefix of the published tree is the
+		// log's entry at leaf.
+		p, pcp, n, _, err := tiles.OpenTlogProof(data, verifier)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if p.Index != leaf || len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
+			t.Fatalf("%s: proof of leaf %d with %d signatures and %d unverified", key, p.Index, len(n.Sigs), len(n.UnverifiedSigs))
+		}
+		if !consistent[pcp.Tree] {
+			if _, err := tiles.ProveConsistency(pcp.Tree, cp.Tree, l.TileReader(ctx)); err != nil {
+				t.Fatalf("%s: its checkpoint of size %d: %v", key, pcp.N, err)
+			}
+			consistent[pcp.Tree] = true
+		}
+	}
+}
+
+// recorder records the keys of the writes to a store, in the order (and
+// with the numbering) of storetest.Faulty.
+type recorder struct {
+	publish.Store
+	keys []string
+}
+
+func (r *recorder) Create(ctx context.Context, key string, data []byte) error {
+	r.keys = append(r.keys, key)
+	return r.Store.Create(ctx, key, data)
+}
+
+func (r *recorder) Swap(ctx context.Context, key string, old publish.Version, data []byte) (publish.Version, error) {
+	r.keys = append(r.keys, key)
+	return r.Store.Swap(ctx, key, old, data)
+}
+
+func (r *recorder) Delete(ctx context.Context, key string) error {
+	r.keys = append(r.keys, key)
+	return r.Store.Delete(ctx, key)
+}
+
+func (r *recorder) WriteGroup(ctx context.Context, ws []publish.Write, concurrency int) ([]publish.Version, error) {
+	for _, w := range ws {
+		r.keys = append(r.keys, w.Key)
+	}
+	return publish.WriteAll(ctx, r.Store, ws, concurrency)
+}
+
+// proofRunInteriors appends first then second to store, and returns the
+// numbers (from 1, as storetest.Faulty counts) of the writes of second
+// that are tlog-proofs, but for the first two, the middle one and the
+// last of each run of them.
+func proofRunInteriors(t *testing.T, store publish.Store, skey string, first, second []sequencer.Record) map[int]bool {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := Append(ctx, store, skey, first, `"one"`); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{Store: store}
+	if _, err := Append(ctx, rec, skey, second, `"two"`); err != nil {
+		t.Fatal(err)
+	}
+	skip := map[int]bool{}
+	isProof := func(i int) bool {
+		return i >= 0 && i < len(rec.keys) && strings.HasPrefix(rec.keys[i], tiles.ProofPrefix)
+	}
+	for i := 0; i < len(rec.keys); i++ {
+		if !isProof(i) || isProof(i-1) {
+			continue
+		}
+		j := i
+		for isProof(j + 1) {
+			j++
+		}
+		for k := i + 2; k < j; k++ {
+			if k != (i+j)/2 {
+				skip[k+1] = true
+			}
+		}
+	}
+	if len(skip) == 0 {
+		t.Fatalf("the batch wrote no tlog-proofs: %q", rec.keys)
+	}
+	return skip
 }
