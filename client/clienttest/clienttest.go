@@ -75,10 +75,11 @@ func NewKeyedLog(t testing.TB, skey, vkey string, batches ...[]sequencer.Record)
 	return l
 }
 
-// Append sequences records into the log as one batch.
+// Append sequences records into the log as one batch, with the tlog-proof
+// of each entry (proof/<N>).
 func (l *Log) Append(t testing.TB, records []sequencer.Record) {
 	t.Helper()
-	if _, err := seqtest.Append(context.Background(), l.Store, l.SKey, records, ""); err != nil {
+	if _, err := seqtest.AppendWithProofs(context.Background(), l.Store, l.SKey, records, ""); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -49,6 +49,12 @@ func Append(ctx context.Context, store publish.Store, skey string, records []seq
 	return appendRecords(ctx, store, skey, records, cursor, false)
 }
 
+// AppendWithProofs is Append with the entries' tlog-proofs written too
+// (sequencer.Config.TlogProofs).
+func AppendWithProofs(ctx context.Context, store publish.Store, skey string, records []sequencer.Record, cursor string) (sequencer.Result, error) {
+	return appendRecords(ctx, store, skey, records, cursor, true)
+}
+
 // appendRecords is Append, writing the entries' tlog-proofs if proofs.
 func appendRecords(ctx context.Context, store publish.Store, skey string, records []sequencer.Record, cursor string, proofs bool) (sequencer.Result, error) {
 	s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey, Holder: "seqtest", TlogProofs: proofs})
