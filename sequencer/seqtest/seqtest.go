@@ -366,11 +366,11 @@ func (r *recorder) WriteGroup(ctx context.Context, ws []publish.Write, concurren
 func proofRunInteriors(t *testing.T, store publish.Store, skey string, first, second []sequencer.Record) map[int]bool {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := Append(ctx, store, skey, first, `"one"`); err != nil {
+	if _, err := appendRecords(ctx, store, skey, first, `"one"`, true); err != nil {
 		t.Fatal(err)
 	}
 	rec := &recorder{Store: store}
-	if _, err := Append(ctx, rec, skey, second, `"two"`); err != nil {
+	if _, err := appendRecords(ctx, rec, skey, second, `"two"`, true); err != nil {
 		t.Fatal(err)
 	}
 	skip := map[int]bool{}
