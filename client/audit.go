@@ -269,7 +269,7 @@ func (a *auditor) rebuild(ctx context.Context) error {
 		tileData := make([][]byte, last-first)
 		g, gctx := errgroup.WithContext(ctx)
 		for k := first; k < last; k++ {
-			bt := bundleTile(k*tiles.TileWidth, n)
+			bt := tiles.BundleOf(k*tiles.TileWidth, n)
 			g.Go(func() (err error) {
 				bundleData[k-first], err = a.log.fetch.Fetch(gctx, tiles.TilePath(bt))
 				return err
@@ -283,7 +283,7 @@ func (a *auditor) rebuild(ctx context.Context) error {
 			return fmt.Errorf("couldn't fetch entries: %w", err)
 		}
 		for k := first; k < last; k++ {
-			if err := a.checkBundle(ctx, bundleTile(k*tiles.TileWidth, n), bundleData[k-first], tileData[k-first]); err != nil {
+			if err := a.checkBundle(ctx, tiles.BundleOf(k*tiles.TileWidth, n), bundleData[k-first], tileData[k-first]); err != nil {
 				return err
 			}
 		}

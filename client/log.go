@@ -299,13 +299,6 @@ func (r tileReader) SaveTiles(ts []tlog.Tile, data [][]byte) {
 	}
 }
 
-// bundleTile returns the entry bundle holding leaf in a tree of size n.
-func bundleTile(leaf, n int64) tlog.Tile {
-	k := leaf / tiles.TileWidth
-	w := min(n-k*tiles.TileWidth, tiles.TileWidth)
-	return tiles.EntryBundleTile(k, int(w))
-}
-
 // Entry fetches the entry at leaf of tree, parses it, and proves its
 // inclusion in tree by a Merkle proof from the log's tiles. An entry bundle
 // is cached on disk only once all its entries are proven.
@@ -323,7 +316,7 @@ func (l *Log) Entry(ctx context.Context, tree tlog.Tree, leaf int64) (tiles.Entr
 }
 
 func (l *Log) entry(ctx context.Context, tree tlog.Tree, leaf int64) (tiles.Entry, []byte, error) {
-	t := bundleTile(leaf, tree.N)
+	t := tiles.BundleOf(leaf, tree.N)
 	key := tiles.TilePath(t)
 	data, err := l.tile(ctx, key)
 	if err != nil {

@@ -96,7 +96,7 @@ func (l *Log) ProveLines(ctx context.Context, tree tlog.Tree, lines []tiles.Inde
 	}
 	keys := make([]string, 0, len(needBundle))
 	for _, i := range needBundle {
-		keys = append(keys, tiles.TilePath(bundleTile(lines[i].Leaf, tree.N)))
+		keys = append(keys, tiles.TilePath(tiles.BundleOf(lines[i].Leaf, tree.N)))
 	}
 	slices.Sort(keys)
 	l.fetchAll(ctx, slices.Compact(keys))

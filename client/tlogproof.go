@@ -108,8 +108,8 @@ type SavedProof struct {
 // evidence against the log.
 var ErrProofInvalid = errors.New("invalid tlog-proof")
 
-// OpenTlogProof verifies a tlog-proof of l (written by its sequencer at
-// tiles.ProofKey, or by TlogProofs): its checkpoint's signature with l's
+// OpenTlogProof verifies a tlog-proof of l (one of those its sequencer
+// writes at tiles.ProofBundleKey, or one TlogProofs writes): its checkpoint's signature with l's
 // key and, if l requires witnesses, the witness policy (a
 // *WitnessPolicyError when short of it), and the inclusion of its entry.
 // It fetches nothing. Any other failure wraps ErrProofInvalid.

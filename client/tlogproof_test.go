@@ -86,7 +86,7 @@ func TestTlogProofsSaved(t *testing.T) {
 	// The sequencer's own proof verifies the same way; its checkpoint
 	// (an older batch's) is proven consistent from the cached tiles, or
 	// not anchored if they are missing: never an alarm.
-	seqProof := log.Read(t, tiles.ProofKey(bar))
+	seqProof := log.SequencerProof(t, bar, log.Size(t))
 	sp, err := offline.OpenTlogProof(seqProof)
 	if errors.As(err, new(*client.WitnessPolicyError)) {
 		// The sequencer's proofs carry no cosignature.
@@ -162,7 +162,7 @@ func TestTlogProofsRefused(t *testing.T) {
 	// A newer checkpoint whose tiles the cache lacks: not anchored, no
 	// alarm, nothing fetched.
 	log.Append(t, []sequencer.Record{clienttest.Record("baz", "baz-1.0.tar.gz")})
-	newer := log.Read(t, tiles.ProofKey(log.Size(t)-1))
+	newer := log.SequencerProof(t, log.Size(t)-1, log.Size(t))
 	sp, err := offline.OpenTlogProof(newer)
 	if err != nil {
 		t.Fatal(err)
@@ -198,13 +198,14 @@ func TestTlogProofForkFromCachedTiles(t *testing.T) {
 	}
 	// The next checkpoint is proven consistent online: its tiles are
 	// cached.
+	first := a.Size(t)
 	a.Append(t, []sequencer.Record{clienttest.Record("baz", "baz-1.0-py3-none-any.whl")})
 	if _, err := l.VerifiedCheckpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	offline, _ := client.NewOfflineLog(a.VKey)
 	offline.UseCache(clienttest.OpenCache(t, cacheDir))
-	sp, err := offline.OpenTlogProof(b.Read(t, tiles.ProofKey(b.LeafOf(t, "bar", "bar-1.0-py3-none-any.whl"))))
+	sp, err := offline.OpenTlogProof(b.SequencerProof(t, b.LeafOf(t, "bar", "bar-1.0-py3-none-any.whl"), b.Size(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +215,7 @@ func TestTlogProofForkFromCachedTiles(t *testing.T) {
 		t.Fatalf("AnchorCheckpoint of a forked checkpoint: %v", err)
 	}
 	// The honest log's own proof of that size is proven consistent.
-	sp, err = offline.OpenTlogProof(a.Read(t, tiles.ProofKey(a.LeafOf(t, "foo", "foo-1.0-py3-none-any.whl"))))
+	sp, err = offline.OpenTlogProof(a.SequencerProof(t, a.LeafOf(t, "foo", "foo-1.0-py3-none-any.whl"), first))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -107,8 +107,8 @@ func TestHandlerServesNothingElse(t *testing.T) {
 		"/index%5c..%5clog.key", "/index/..%5clog.key", "/checkpoint%00", "/checkpoint%00.txt", "/index/requests%00",
 		"//checkpoint", "/./checkpoint", "/checkpoint/", "/index/requests/", "/tile/0/000/",
 		"/etc/passwd", "/%2fetc/passwd", "/index/%2fetc%2fpasswd",
-		// Not proof keys as ProofKey writes them.
-		"/proof/", "/proof", "/proof/7", "/proof/1007", "/proof/x001/007.p/3", "/proof/x000/007",
+		// Not proof keys as ProofBundleKey writes them.
+		"/proof/", "/proof", "/proof/7", "/proof/1007", "/proof/x000/007", "/proof/007.p/0", "/proof/007.p/256", "/proof/007.p/07",
 	} {
 		if w := get(t, h, http.MethodGet, target); w.Code != http.StatusNotFound {
 			t.Errorf("GET %s: %d %q, want 404", target, w.Code, w.Body)
@@ -182,7 +182,7 @@ func TestHandlerRefusesLinksOut(t *testing.T) {
 	}
 }
 
-// TestHandlerServesProofs: an entry's tlog-proof is text, cached for a
+// TestHandlerServesProofs: the tlog-proofs of a bundle are text, cached for a
 // year like the tiles (it never changes).
 func TestHandlerServesProofs(t *testing.T) {
 	_, h := newServedStore(t)

@@ -15,8 +15,8 @@ func newDir(t *testing.T) publish.Store {
 	return d
 }
 
-func TestFaultInjectionDir(t *testing.T) { seqtest.RunFaultInjection(t, newDir, true) }
+func TestFaultInjectionDir(t *testing.T) { seqtest.RunFaultInjection(t, newDir) }
 
-func TestRaceDir(t *testing.T) { seqtest.RunRace(t, newDir, true) }
+func TestRaceDir(t *testing.T) { seqtest.RunRace(t, newDir) }
 
-func TestConcurrentDir(t *testing.T) { seqtest.RunConcurrent(t, newDir, true) }
+func TestConcurrentDir(t *testing.T) { seqtest.RunConcurrent(t, newDir) }

@@ -11,39 +11,54 @@ import (
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
-// buildProofs returns the tlog-proof of every entry of a batch (entries,
-// from leaf start) against tree, the tree after the batch, as create-only
-// writes at tiles.ProofKey: each carries the entry as its extra data and
-// the batch's checkpoint signed by the log alone. Ed25519 signatures are
-// deterministic and the proofs a function of the tree, so a replayed batch
-// builds the same bytes; the cosignatures, which hold the witnesses'
-// clocks, are left out for that reason (a client that wants them builds
-// its own proof against the cosigned checkpoint). hashes serves the
-// tree's stored hashes; it is read from this goroutine only.
-func (s *Sequencer) buildProofs(tree tlog.Tree, start int64, entries [][]byte, hashes tlog.HashReader) ([]publish.Write, error) {
+// buildProofs returns, for each entry bundle a batch writes, the
+// tlog-proofs of its entries (leaf returns the entry at a leaf) against
+// tree, the tree after the batch, as one create-only write at
+// tiles.ProofBundleKey: each proof carries its entry as extra data and the
+// batch's checkpoint signed by the log alone. The entries a bundle carries
+// from earlier batches are proven again against this tree. Ed25519
+// signatures are deterministic and the proofs a function of the tree, so a
+// replayed batch builds the same bytes; the cosignatures, which hold the
+// witnesses' clocks, are left out for that reason (a client that wants
+// them builds its own proof against the cosigned checkpoint). hashes
+// serves the tree's stored hashes; it is read from this goroutine only.
+func (s *Sequencer) buildProofs(tree tlog.Tree, bundles []tlog.Tile, leaf func(int64) []byte, hashes tlog.HashReader) ([]publish.Write, error) {
 	signed, err := tiles.SignCheckpoint(tiles.Checkpoint{Origin: s.signer.Name(), Tree: tree}, s.signer)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't sign checkpoint: %w", err)
 	}
-	proofs := make([]tlog.RecordProof, len(entries))
-	for i := range entries {
-		if proofs[i], err = tlog.ProveRecord(tree.N, start+int64(i), hashes); err != nil {
-			return nil, fmt.Errorf("couldn't prove entry %d: %w", start+int64(i), damagedUnlessRead(err))
+	// One read of the hashes for all the proofs: those of the old tree
+	// come from its tiles, which a read per proof would read again and
+	// again.
+	var leaves []int64
+	for _, t := range bundles {
+		for k := range t.W {
+			leaves = append(leaves, t.N*tiles.TileWidth+int64(k))
 		}
 	}
-	writes := make([]publish.Write, len(entries))
-	var g errgroup.Group
-	chunk := max(1, (len(entries)+runtime.NumCPU()-1)/runtime.NumCPU())
-	for lo := 0; lo < len(entries); lo += chunk {
+	proven, err := tiles.ProveRecords(tree.N, leaves, hashes)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't prove the entries: %w", damagedUnlessRead(err))
+	}
+	proofs := make([][]tlog.RecordProof, len(bundles))
+	for b, t := range bundles {
+		proofs[b], proven = proven[:t.W], proven[t.W:]
+	}
+	writes := make([]publish.Write, len(bundles))
+	g := new(errgroup.Group)
+	g.SetLimit(runtime.NumCPU())
+	for b, t := range bundles {
 		g.Go(func() error {
-			for i := lo; i < min(lo+chunk, len(entries)); i++ {
-				leaf := start + int64(i)
-				data, err := tiles.FormatTlogProof(tiles.TlogProof{Extra: entries[i], Index: leaf, Hashes: proofs[i], Checkpoint: signed})
+			var data []byte
+			for k := range t.W {
+				i := t.N*tiles.TileWidth + int64(k)
+				p, err := tiles.FormatTlogProof(tiles.TlogProof{Extra: leaf(i), Index: i, Hashes: proofs[b][k], Checkpoint: signed})
 				if err != nil {
-					return fmt.Errorf("couldn't format the proof of entry %d: %w", leaf, err)
+					return fmt.Errorf("couldn't format the proof of entry %d: %w", i, err)
 				}
-				writes[i] = publish.Write{Key: tiles.ProofKey(leaf), Data: data}
+				data = append(data, p...)
 			}
+			writes[b] = publish.Write{Key: tiles.ProofBundleKey(t), Data: data}
 			return nil
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,8 +15,10 @@ import (
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
-// TestProofsOfEveryLeaf: every batch writes the tlog-proof of each of its
-// entries, against its own checkpoint, and each verifies.
+// TestProofsOfEveryLeaf: every batch writes the tlog-proofs of the
+// entries of each bundle it writes, against its own checkpoint, and each
+// verifies; the entries a bundle carries from an earlier batch are proven
+// again against the later one.
 func TestProofsOfEveryLeaf(t *testing.T) {
 	store := newTestStore(t)
 	skey, vkey := testKey(t)
@@ -23,19 +26,21 @@ func TestProofsOfEveryLeaf(t *testing.T) {
 	appendOnce(t, store, skey, seqtest.Records(300, 7)...)
 	seqtest.CheckProofs(t, store, vkey)
 	keys, err := store.List(context.Background(), tiles.ProofPrefix)
-	if err != nil || len(keys) != 307 {
-		t.Fatalf("%d proofs, want 307: %v", len(keys), err)
+	want := []string{"proof/000", "proof/001.p/44", "proof/001.p/51"}
+	if err != nil || !slices.Equal(keys, want) {
+		t.Fatalf("proofs %q, want %q: %v", keys, want, err)
 	}
-	// Each proof's checkpoint is its batch's: 300 for the first, 307 for
-	// the second, the log's signature alone.
-	for leaf, size := range map[int64]string{0: "\n300\n", 299: "\n300\n", 300: "\n307\n", 306: "\n307\n"} {
-		data, _, err := store.Read(context.Background(), tiles.ProofKey(leaf))
+	// Each object's checkpoint is that of the batch that wrote it: 300 for
+	// the first, 307 for the second, the log's signature alone.
+	for key, size := range map[string]string{"proof/000": "\n300\n", "proof/001.p/44": "\n300\n", "proof/001.p/51": "\n307\n"} {
+		data, _, err := store.Read(context.Background(), key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := tiles.ParseTlogProof(data)
-		if err != nil || !strings.Contains(string(p.Checkpoint), size) {
-			t.Fatalf("proof of %d: %v\n%s", leaf, err, data)
+		bundle, _ := tiles.ParseProofBundleKey(key)
+		proofs, err := tiles.SplitProofBundle(data, bundle)
+		if err != nil || !strings.Contains(string(proofs[0].Checkpoint), size) || proofs[0].Index != bundle.N*tiles.TileWidth {
+			t.Fatalf("proofs of %s: %v\n%s", key, err, data)
 		}
 	}
 }
@@ -51,23 +56,24 @@ func TestProofsReplayIdentical(t *testing.T) {
 	appendOnce(t, clean, skey, first...)
 	appendOnce(t, clean, skey, second...)
 
-	for _, failAt := range []int{3, 100, 150} {
+	// After the key file, the tiles' group is the first writes of the
+	// batch, the proofs last in it: a fault at each.
+	for failAt := 2; failAt <= 7; failAt++ {
 		crashed := newTestStore(t)
 		appendOnce(t, crashed, skey, first...)
 		faulty := &storetest.Faulty{Store: crashed, FailAt: failAt, AfterPersist: true}
-		if err := appendWithProofs(t, faulty, skey, second); !errors.Is(err, storetest.ErrInjected) {
+		if err := appendErr(t, faulty, skey, second); !errors.Is(err, storetest.ErrInjected) {
 			t.Fatalf("fault at write %d: %v", failAt, err)
 		}
-		if err := appendWithProofs(t, crashed, skey, nil); err != nil {
+		if err := appendErr(t, crashed, skey, nil); err != nil {
 			t.Fatalf("recovery after fault at write %d: %v", failAt, err)
 		}
 		compareProofs(t, clean, crashed)
 	}
 }
 
-// appendWithProofs appends records with a sequencer that writes proofs
-// (openSeq), returning its error.
-func appendWithProofs(t *testing.T, store publish.Store, skey string, records []sequencer.Record) error {
+// appendErr appends records, returning the error.
+func appendErr(t *testing.T, store publish.Store, skey string, records []sequencer.Record) error {
 	s := openSeq(t, store, skey)
 	defer s.Close(context.Background())
 	_, err := s.Append(context.Background(), records, nil)

@@ -78,14 +78,6 @@ type Config struct {
 	// WitnessClient sends the add-checkpoint requests; nil means a client
 	// of its own.
 	WitnessClient *http.Client
-	// TlogProofs has every batch also write, for each of its entries, a
-	// C2SP tlog-proof against the batch's checkpoint (proof/<N>, in the
-	// tiles' group). Off by default for now: one object per logged file
-	// makes a batch write 25 times as many objects (on this project's
-	// disk, 100,000-entry batches go from ~144,000 to ~5,000 entries/s),
-	// and clients make the same proofs themselves from the tiles (verify
-	// --save-proofs).
-	TlogProofs bool
 }
 
 // Sequencer appends batches to one log. It holds the store's lease from

@@ -49,7 +49,7 @@ func (tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
 
 func openSeq(t testing.TB, store publish.Store, skey string) *sequencer.Sequencer {
 	t.Helper()
-	s, err := sequencer.Open(context.Background(), sequencer.Config{Store: store, Key: skey, Holder: t.Name(), TlogProofs: true})
+	s, err := sequencer.Open(context.Background(), sequencer.Config{Store: store, Key: skey, Holder: t.Name()})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

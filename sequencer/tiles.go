@@ -95,8 +95,8 @@ func (h *treeHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 }
 
 // buildTiles returns the entry bundles and hash tiles of batch b on top of
-// oldTree, then the tlog-proofs of its entries (buildProofs), as writes,
-// and the new tree. It only reads the store.
+// oldTree, then the tlog-proofs of the bundles' entries (buildProofs), as
+// writes, and the new tree. It only reads the store.
 func (s *Sequencer) buildTiles(ctx context.Context, oldTree tlog.Tree, b *stagedBatch) ([]publish.Write, tlog.Tree, error) {
 	start, end := b.Start, b.end()
 	hashes := &treeHashes{
@@ -137,6 +137,7 @@ func (s *Sequencer) buildTiles(ctx context.Context, oldTree tlog.Tree, b *staged
 	}
 
 	var writes []publish.Write
+	var bundles []tlog.Tile
 	for _, t := range tlog.NewTiles(tiles.TileHeight, start, end) {
 		data, err := tlog.ReadTileData(t, hashes)
 		if err != nil {
@@ -155,15 +156,13 @@ func (s *Sequencer) buildTiles(ctx context.Context, oldTree tlog.Tree, b *staged
 		for i := first; i < last; i++ {
 			bundle = tiles.AppendBundleEntry(bundle, leaf(i))
 		}
-		writes = append(writes, publish.Write{Key: tiles.TilePath(tiles.EntryBundleTile(t.N, t.W)), Data: bundle})
+		bundles = append(bundles, tiles.EntryBundleTile(t.N, t.W))
+		writes = append(writes, publish.Write{Key: tiles.TilePath(bundles[len(bundles)-1]), Data: bundle})
 	}
-	// The proofs of the batch's entries after its tiles, in the same
+	// The proofs of the bundles' entries after the tiles, in the same
 	// group: all durable before the indexes and the checkpoint.
 	tree := tlog.Tree{N: end, Hash: root}
-	if !s.cfg.TlogProofs {
-		return writes, tree, nil
-	}
-	proofs, err := s.buildProofs(tree, start, entries, hashes)
+	proofs, err := s.buildProofs(tree, bundles, leaf, hashes)
 	if err != nil {
 		return nil, tlog.Tree{}, err
 	}

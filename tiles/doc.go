@@ -55,8 +55,11 @@
 //
 // # Proof of an entry
 //
-// For every entry it logs, the sequencer writes a C2SP tlog-proof at
-// proof/<N> (<N> the leaf index, encoded as in a tile path, [ProofKey]):
+// For every entry it logs, the sequencer writes a C2SP tlog-proof. The
+// proofs of an entry bundle's entries are one object, beside the bundle:
+// proof/<N>[.p/<W>] for tile/entries/<N>[.p/<W>] ([ProofBundleKey]),
+// written by the batch that writes the bundle, the W proofs one after the
+// other in leaf order ([SplitProofBundle]). Each is
 //
 //	c2sp.org/tlog-proof@v1
 //	extra <base64 of the entry>
@@ -64,15 +67,23 @@
 //	<base64 hash>                   inclusion proof, from the leaf's sibling up
 //	...
 //
-//	<checkpoint of the batch that logged the entry, signed by the log only>
+//	<checkpoint of the batch that wrote the object, signed by the log only>
 //
-// The extra data is the entry itself, so that the proof is self-contained:
-// its verifier hashes it into the leaf hash, and shows the filename and
-// sha256 it proves. The checkpoint carries no cosignature (they hold the
-// witnesses' clocks), so a replayed batch writes the same bytes, and the
-// object is immutable like a tile. Clients write proofs of the same format
-// against their latest verified checkpoint, cosignatures included
-// ([FormatTlogProof], [OpenTlogProof]). A proof is at most [MaxProofSize].
+// A proof ends with its checkpoint's signature lines; the next starts with
+// the header line. The extra data is the entry itself, so that a proof is
+// self-contained: its verifier hashes it into the leaf hash, and shows the
+// filename and sha256 it proves. All the proofs of one object are against
+// one checkpoint, that of the batch that wrote it: the entries a bundle
+// holds from earlier batches are proven again when a later batch fills
+// it (their first proofs stay in the partial bundle's object). The
+// checkpoint carries no cosignature (they hold the witnesses' clocks), so
+// a replayed batch writes the same bytes, and the object is immutable like
+// a tile. One object per bundle rather than per entry: a batch writes
+// 1/256 more objects, not 25 times as many. Clients write single proofs
+// of the same format against their latest verified checkpoint,
+// cosignatures included ([FormatTlogProof], [OpenTlogProof]). A proof is
+// at most [MaxProofSize], the proofs of a bundle of width W at most W
+// times that.
 //
 // # Project index
 //

@@ -77,7 +77,8 @@ const WebPrefix = "web/"
 // MaxObjectSize returns the largest size a valid object at key can have
 // (see the constants above). For a tile or bundle it is computed from the
 // width in the path: W*32 bytes for a hash tile, W*(2+MaxEntrySize) for an
-// entry bundle; a key that is not a valid tile path gets MaxOtherSize.
+// entry bundle, W*MaxProofSize for the proofs of a bundle's entries; a key
+// that is not a valid tile or proof path gets MaxOtherSize.
 func MaxObjectSize(key string) int64 {
 	switch {
 	case key == CheckpointKey:
@@ -94,7 +95,11 @@ func MaxObjectSize(key string) int64 {
 		}
 		return int64(t.W) * tlog.HashSize
 	case strings.HasPrefix(key, ProofPrefix):
-		return MaxProofSize
+		t, err := ParseProofBundleKey(key)
+		if err != nil {
+			return MaxOtherSize
+		}
+		return int64(t.W) * MaxProofSize
 	case strings.HasPrefix(key, IndexPrefix):
 		return MaxIndexSize
 	case strings.HasPrefix(key, ProjectListPrefix), strings.HasPrefix(key, FilenamesPrefix):

@@ -67,16 +67,16 @@ func IndexKey(project string) string {
 
 // IsImmutable reports whether the object at key never changes once
 // written: tiles and entry bundles (full or partial) and the tlog-proofs
-// of entries, not the key file.
+// of their entries, not the key file.
 func IsImmutable(key string) bool {
 	return strings.HasPrefix(key, TilePrefix) || strings.HasPrefix(key, ProofPrefix)
 }
 
 // IsPublicKey reports whether key names one of the log's public objects,
 // the only ones a log serves: the checkpoint, a tile or entry bundle (full
-// or partial, as TilePath writes it), the tlog-proof of an entry (as
-// ProofKey writes it), a project index, a shard of the project list, a
-// filename note, and the verifier key at
+// or partial, as TilePath writes it), the tlog-proofs of a bundle's
+// entries (as ProofBundleKey writes it), a project index, a shard of the
+// project list, a filename note, and the verifier key at
 // .well-known/bt/tlog-key. Anything else in a store (the sequencer's state,
 // alarms, a key file left there, any other file) is not public. This is
 // the one place the rule lives: a new public object is added here.
@@ -88,7 +88,7 @@ func IsPublicKey(key string) bool {
 		_, err := ParseTilePath(key)
 		return err == nil
 	case strings.HasPrefix(key, ProofPrefix):
-		_, err := ParseProofKey(key)
+		_, err := ParseProofBundleKey(key)
 		return err == nil
 	}
 	if project, ok := strings.CutPrefix(key, IndexPrefix); ok {

@@ -103,19 +103,9 @@ func (m hashMap) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 // and verifying each tile against tree once: for many leaves, one round
 // trip and a fraction of the hashing.
 func ProveInclusions(tree tlog.Tree, leaves []int64, r tlog.TileReader) ([]tlog.RecordProof, error) {
-	rec := &indexRecorder{}
 	for _, leaf := range leaves {
 		if leaf < 0 || leaf >= tree.N {
 			return nil, fmt.Errorf("%w: leaf %d is not below tree size %d", ErrVerification, leaf, tree.N)
-		}
-		tlog.ProveRecord(tree.N, leaf, rec)
-	}
-	seen := map[int64]bool{}
-	var indexes []int64
-	for _, x := range rec.indexes {
-		if !seen[x] {
-			seen[x] = true
-			indexes = append(indexes, x)
 		}
 	}
 	var what string
@@ -128,9 +118,33 @@ func ProveInclusions(tree tlog.Tree, leaves []int64, r tlog.TileReader) ([]tlog.
 		what = fmt.Sprintf("inclusion of leaf %d in tree of size %d (and of %d more leaves)", leaves[0], tree.N, len(leaves)-1)
 	}
 	tr := &readTracker{TileReader: r}
-	hashes, err := tlog.TileHashReader(tree, tr).ReadHashes(indexes)
+	proofs, err := ProveRecords(tree.N, leaves, tlog.TileHashReader(tree, tr))
 	if err != nil {
 		return nil, tr.classify(err, what)
+	}
+	return proofs, nil
+}
+
+// ProveRecords returns the inclusion proofs of leaves (each below n) in
+// the tree of size n whose stored hashes r serves, as tlog.ProveRecord
+// does, with one call to r.ReadHashes for all of them: the hashes the
+// proofs share are read once.
+func ProveRecords(n int64, leaves []int64, r tlog.HashReader) ([]tlog.RecordProof, error) {
+	rec := &indexRecorder{}
+	for _, leaf := range leaves {
+		tlog.ProveRecord(n, leaf, rec)
+	}
+	seen := map[int64]bool{}
+	var indexes []int64
+	for _, x := range rec.indexes {
+		if !seen[x] {
+			seen[x] = true
+			indexes = append(indexes, x)
+		}
+	}
+	hashes, err := r.ReadHashes(indexes)
+	if err != nil {
+		return nil, err
 	}
 	m := make(hashMap, len(indexes))
 	for i, x := range indexes {
@@ -138,9 +152,9 @@ func ProveInclusions(tree tlog.Tree, leaves []int64, r tlog.TileReader) ([]tlog.
 	}
 	proofs := make([]tlog.RecordProof, len(leaves))
 	for i, leaf := range leaves {
-		p, err := tlog.ProveRecord(tree.N, leaf, m)
+		p, err := tlog.ProveRecord(n, leaf, m)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", ErrVerification, what, err)
+			return nil, err
 		}
 		proofs[i] = p
 	}
@@ -190,8 +204,8 @@ func LeafHashes(entries [][]byte) []byte {
 // ProofHeader is the first line of a C2SP tlog-proof.
 const ProofHeader = "c2sp.org/tlog-proof@v1"
 
-// ProofPrefix is where a log publishes the tlog-proof of each entry (see
-// ProofKey).
+// ProofPrefix is where a log publishes the tlog-proofs of its entries,
+// one object per entry bundle (see ProofBundleKey).
 const ProofPrefix = "proof/"
 
 // ProofExt is the file extension C2SP tlog-proof asks proofs to be stored
@@ -208,26 +222,101 @@ const MaxProofHashes = 40
 // MaxCheckpointSize. Real proofs are some 1.5 KiB.
 const MaxProofSize = 256 << 10
 
-// ProofKey returns the object key of the tlog-proof of leaf: proof/<N>,
-// <N> in groups of three digits as in a tile path (1234067 is
-// proof/x001/x234/067).
-func ProofKey(leaf int64) string {
-	// A level-0 tile path of tile N encodes N as the format wants.
-	return ProofPrefix + strings.TrimPrefix(tlog.Tile{H: TileHeight, L: 0, N: leaf, W: TileWidth}.Path(), "tile/8/0/")
+// ProofBundleKey returns the object key of the tlog-proofs of the entries
+// of bundle, an entry bundle tile (full or partial): the bundle's path
+// with proof/ for tile/entries/, so proof/<N>[.p/<W>] with <N> in groups
+// of three digits (bundle 1234067 is proof/x001/x234/067).
+func ProofBundleKey(bundle tlog.Tile) string {
+	return ProofPrefix + strings.TrimPrefix(TilePath(bundle), TilePrefix+"entries/")
 }
 
-// ParseProofKey is the inverse of ProofKey: it rejects anything ProofKey
-// would not produce, and leaves at or beyond MaxTreeSize.
-func ParseProofKey(key string) (int64, error) {
+// ParseProofBundleKey is the inverse of ProofBundleKey: it returns the
+// entry bundle tile whose proofs key names, and rejects anything
+// ProofBundleKey would not produce.
+func ParseProofBundleKey(key string) (tlog.Tile, error) {
 	rest, ok := strings.CutPrefix(key, ProofPrefix)
-	if !ok || strings.Contains(rest, ".") {
-		return 0, malformed("proof key %q", key)
+	if !ok {
+		return tlog.Tile{}, malformed("proof key %q", key)
 	}
-	t, err := tlog.ParseTilePath("tile/8/0/" + rest)
-	if err != nil || t.N >= MaxTreeSize || ProofKey(t.N) != key {
-		return 0, malformed("proof key %q", key)
+	t, err := ParseTilePath(TilePrefix + "entries/" + rest)
+	if err != nil || ProofBundleKey(t) != key {
+		return tlog.Tile{}, malformed("proof key %q", key)
 	}
-	return t.N, nil
+	return t, nil
+}
+
+// BundleOf returns the entry bundle that holds leaf in a tree of size n
+// (leaf < n): full, or partial if it is the tree's last and not full.
+func BundleOf(leaf, n int64) tlog.Tile {
+	k := leaf / TileWidth
+	return EntryBundleTile(k, int(min(n-k*TileWidth, TileWidth)))
+}
+
+// SplitProofBundle parses the object at ProofBundleKey(bundle): the
+// tlog-proofs of the bundle's entries, in leaf order, one after the other.
+// Each proof ends with its checkpoint's signature lines, so the next one
+// starts at the first line after them that is not a signature. Every proof
+// must parse (ParseTlogProof) and be the proof of its leaf; none is
+// verified here. Anything larger than MaxObjectSize of its key is refused.
+func SplitProofBundle(data []byte, bundle tlog.Tile) ([]TlogProof, error) {
+	if bundle.L != -1 || bundle.W < 1 || bundle.W > TileWidth {
+		return nil, malformed("proofs of tile %s: not an entry bundle", TilePath(bundle))
+	}
+	if limit := MaxObjectSize(ProofBundleKey(bundle)); int64(len(data)) > limit {
+		return nil, malformed("proofs of %d bytes, more than %d", len(data), limit)
+	}
+	proofs := make([]TlogProof, 0, bundle.W)
+	for k := range bundle.W {
+		leaf := bundle.N*TileWidth + int64(k)
+		end := proofEnd(data)
+		if end < 0 {
+			return nil, malformed("proofs of bundle %d: the proof of leaf %d is truncated", bundle.N, leaf)
+		}
+		p, err := ParseTlogProof(data[:end])
+		if err != nil {
+			return nil, fmt.Errorf("proofs of bundle %d: leaf %d: %w", bundle.N, leaf, err)
+		}
+		if p.Index != leaf {
+			return nil, malformed("proofs of bundle %d: proof %d is of leaf %d, want %d", bundle.N, k, p.Index, leaf)
+		}
+		proofs = append(proofs, p)
+		data = data[end:]
+	}
+	if len(data) != 0 {
+		return nil, malformed("proofs of bundle %d: %d bytes after the proof of its last leaf", bundle.N, len(data))
+	}
+	return proofs, nil
+}
+
+// proofEnd returns the length of the tlog-proof data starts with: through
+// its second empty line (the first ends the hashes, the second the
+// checkpoint's text) and the signature lines that follow it, or -1 if data
+// ends before a signature line.
+func proofEnd(data []byte) int {
+	i, blanks := 0, 0
+	for blanks < 2 {
+		nl := bytes.IndexByte(data[i:], '\n')
+		if nl < 0 {
+			return -1
+		}
+		if nl == 0 {
+			blanks++
+		}
+		i += nl + 1
+	}
+	sigs := 0
+	for bytes.HasPrefix(data[i:], []byte("— ")) {
+		nl := bytes.IndexByte(data[i:], '\n')
+		if nl < 0 {
+			return -1
+		}
+		i += nl + 1
+		sigs++
+	}
+	if sigs == 0 {
+		return -1
+	}
+	return i
 }
 
 // TlogProof is a C2SP tlog-proof: a checkpoint, the index of an entry and

@@ -318,26 +318,161 @@ func ParseTlogProofCheckpoint(data []byte) ([]byte, error) {
 	return p.Checkpoint, err
 }
 
-func TestProofKey(t *testing.T) {
-	for leaf, key := range map[int64]string{0: "proof/000", 7: "proof/007", 1000: "proof/x001/000", 1234067: "proof/x001/x234/067", MaxTreeSize - 1: "proof/x001/x099/x511/x627/775"} {
-		if got := ProofKey(leaf); got != key {
-			t.Errorf("ProofKey(%d) = %q, want %q", leaf, got, key)
+func TestProofBundleKey(t *testing.T) {
+	for key, bundle := range map[string]tlog.Tile{
+		"proof/000":                    EntryBundleTile(0, TileWidth),
+		"proof/007.p/5":                EntryBundleTile(7, 5),
+		"proof/x001/000":               EntryBundleTile(1000, TileWidth),
+		"proof/x001/x234/067.p/255":    EntryBundleTile(1234067, 255),
+		"proof/x004/x294/x967/295.p/1": EntryBundleTile(MaxTreeSize/TileWidth-1, 1),
+	} {
+		if got := ProofBundleKey(bundle); got != key {
+			t.Errorf("ProofBundleKey(%v) = %q, want %q", bundle, got, key)
 		}
-		if got, err := ParseProofKey(key); err != nil || got != leaf {
-			t.Errorf("ParseProofKey(%q) = %d, %v", key, got, err)
+		if got, err := ParseProofBundleKey(key); err != nil || got != bundle {
+			t.Errorf("ParseProofBundleKey(%q) = %v, %v", key, got, err)
 		}
-		if !IsPublicKey(key) || !IsImmutable(key) || MaxObjectSize(key) != MaxProofSize || CheckKey(key) != nil {
-			t.Errorf("%s: not a public, immutable, valid key of size %d", key, MaxProofSize)
+		if max := int64(bundle.W) * MaxProofSize; !IsPublicKey(key) || !IsImmutable(key) || MaxObjectSize(key) != max || CheckKey(key) != nil {
+			t.Errorf("%s: not a public, immutable, valid key of size %d", key, max)
 		}
 	}
-	for _, key := range []string{"proof/", "proof/7", "proof/0007", "proof/x000/007", "proof/007.p/5", "proof/x001/x099/x511/x627/776", "proof/-01", "proof/abc", "proofs/000", "proof/000/"} {
-		if _, err := ParseProofKey(key); err == nil {
-			t.Errorf("ParseProofKey(%q) accepted", key)
+	for _, key := range []string{"proof/", "proof/7", "proof/0007", "proof/x000/007", "proof/007.p/0", "proof/007.p/256", "proof/007.p/05", "proof/-01", "proof/abc", "proofs/000", "proof/000/", "proof/8/0/000", "proof/entries/000"} {
+		if _, err := ParseProofBundleKey(key); err == nil {
+			t.Errorf("ParseProofBundleKey(%q) accepted", key)
 		}
 		if IsPublicKey(key) {
 			t.Errorf("IsPublicKey(%q)", key)
 		}
+		if MaxObjectSize(key) != MaxOtherSize {
+			t.Errorf("MaxObjectSize(%q) = %d", key, MaxObjectSize(key))
+		}
 	}
+}
+
+func TestBundleOf(t *testing.T) {
+	for _, c := range []struct {
+		leaf, n int64
+		want    tlog.Tile
+	}{
+		{0, 1, EntryBundleTile(0, 1)},
+		{0, 256, EntryBundleTile(0, 256)},
+		{255, 300, EntryBundleTile(0, 256)},
+		{256, 300, EntryBundleTile(1, 44)},
+		{299, 300, EntryBundleTile(1, 44)},
+		{299, 1000, EntryBundleTile(1, 256)},
+	} {
+		if got := BundleOf(c.leaf, c.n); got != c.want {
+			t.Errorf("BundleOf(%d, %d) = %v, want %v", c.leaf, c.n, got, c.want)
+		}
+	}
+}
+
+// testProofBundle returns the proofs of the entries of bundle, in the
+// memLog of size n, against one checkpoint, as the sequencer writes them.
+func testProofBundle(t testing.TB, signer note.Signer, n int64, bundle tlog.Tile) []byte {
+	t.Helper()
+	var data []byte
+	for k := range bundle.W {
+		_, p := testTlogProof(t, signer, n, bundle.N*TileWidth+int64(k))
+		data = append(data, p...)
+	}
+	return data
+}
+
+func TestSplitProofBundle(t *testing.T) {
+	signer, verifier := fixedLogKey(t)
+	for _, c := range []struct {
+		n      int64
+		bundle tlog.Tile
+	}{{1, EntryBundleTile(0, 1)}, {300, EntryBundleTile(0, 256)}, {300, EntryBundleTile(1, 44)}, {1000, EntryBundleTile(1, 256)}} {
+		data := testProofBundle(t, signer, c.n, c.bundle)
+		proofs, err := SplitProofBundle(data, c.bundle)
+		if err != nil || len(proofs) != c.bundle.W {
+			t.Fatalf("SplitProofBundle(%v) = %d proofs, %v", c.bundle, len(proofs), err)
+		}
+		var again []byte
+		for k, p := range proofs {
+			out, err := FormatTlogProof(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, _, err := OpenTlogProof(out, verifier); err != nil || p.Index != c.bundle.N*TileWidth+int64(k) {
+				t.Fatalf("proof %d of %v (leaf %d): %v", k, c.bundle, p.Index, err)
+			}
+			again = append(again, out...)
+		}
+		if !bytes.Equal(again, data) {
+			t.Fatalf("proofs of %v don't format back to the object", c.bundle)
+		}
+	}
+}
+
+func TestSplitProofBundleRejects(t *testing.T) {
+	signer, _ := fixedLogKey(t)
+	bundle := EntryBundleTile(1, 3)
+	data := testProofBundle(t, signer, 300, bundle)
+	_, first := testTlogProof(t, signer, 300, 256)
+	_, other := testTlogProof(t, signer, 300, 7)
+	// A proof whose checkpoint has a cosignature line after the log's.
+	cosigned := bytes.Replace(first, []byte("\n\u2014 "), []byte("\n\u2014 witness.example AAAA\n\u2014 "), 1)
+	for name, c := range map[string]struct {
+		data   []byte
+		bundle tlog.Tile
+	}{
+		"one proof short":         {data[:len(data)-len(first)+1], bundle},
+		"one byte short":          {data[:len(data)-1], bundle},
+		"a byte more":             {append(bytes.Clone(data), 'x'), bundle},
+		"a proof more":            {append(bytes.Clone(data), first...), bundle},
+		"wrong width":             {data, EntryBundleTile(1, 4)},
+		"wrong bundle":            {data, EntryBundleTile(2, 3)},
+		"proofs out of order":     {append(bytes.Clone(data[len(first):]), first...), bundle},
+		"proof of another bundle": {append(bytes.Clone(other), data[len(first):]...), bundle},
+		"empty":                   {nil, bundle},
+		"not a bundle":            {data, tlog.Tile{H: TileHeight, L: 0, N: 1, W: 3}},
+		"no signature":            {[]byte(ProofHeader + "\nindex 256\n\nx\n\n" + ProofHeader + "\nindex 257\n\nx\n\n" + ProofHeader + "\nindex 258\n\nx\n\n"), bundle},
+	} {
+		if _, err := SplitProofBundle(c.data, c.bundle); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: SplitProofBundle = %v, want ErrMalformed", name, err)
+		}
+	}
+	// A byte over the bound of three proofs is refused before any parsing.
+	huge := append(bytes.Clone(data), make([]byte, 3*MaxProofSize-len(data)+1)...)
+	if _, err := SplitProofBundle(huge, bundle); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("SplitProofBundle of %d bytes = %v, want too large", len(huge), err)
+	}
+	// Cosignatures are signature lines: they end the proof with the log's.
+	withCosig := append(bytes.Clone(cosigned), data[len(first):]...)
+	if proofs, err := SplitProofBundle(withCosig, bundle); err != nil || !bytes.Equal(proofs[0].Checkpoint, cosigned[bytes.Index(cosigned, []byte("\n\n"))+2:]) {
+		t.Errorf("SplitProofBundle with a cosigned checkpoint: %v", err)
+	}
+}
+
+func FuzzSplitProofBundle(f *testing.F) {
+	signer, _ := fixedLogKey(f)
+	f.Add(testProofBundle(f, signer, 300, EntryBundleTile(1, 3)), 3)
+	f.Add(testProofBundle(f, signer, 300, EntryBundleTile(1, 1)), 1)
+	f.Fuzz(func(t *testing.T, data []byte, w int) {
+		bundle := EntryBundleTile(1, w)
+		proofs, err := SplitProofBundle(data, bundle)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v does not wrap ErrMalformed", err)
+			}
+			return
+		}
+		// The proofs, in order, are the object.
+		var again []byte
+		for k, p := range proofs {
+			out, err := FormatTlogProof(p)
+			if err != nil || p.Index != TileWidth+int64(k) {
+				t.Fatalf("proof %d (leaf %d) formats with %v", k, p.Index, err)
+			}
+			again = append(again, out...)
+		}
+		if len(proofs) != w || !bytes.Equal(again, data) {
+			t.Fatalf("%d proofs of a bundle of %d, formatting as %q; was %q", len(proofs), w, again, data)
+		}
+	})
 }
 
 func FuzzParseTlogProof(f *testing.F) {

@@ -75,11 +75,10 @@ func NewKeyedLog(t testing.TB, skey, vkey string, batches ...[]sequencer.Record)
 	return l
 }
 
-// Append sequences records into the log as one batch, with the tlog-proof
-// of each entry (proof/<N>).
+// Append sequences records into the log as one batch.
 func (l *Log) Append(t testing.TB, records []sequencer.Record) {
 	t.Helper()
-	if _, err := seqtest.AppendWithProofs(context.Background(), l.Store, l.SKey, records, ""); err != nil {
+	if _, err := seqtest.Append(context.Background(), l.Store, l.SKey, records, ""); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -99,6 +98,23 @@ func (l *Log) Size(t testing.TB) int64 {
 func (l *Log) Read(t testing.TB, key string) []byte {
 	t.Helper()
 	data, _, err := l.Store.Read(context.Background(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// SequencerProof returns the tlog-proof of leaf that the sequencer wrote
+// when the tree had size n (the proofs of leaf's bundle at that size), on
+// its own.
+func (l *Log) SequencerProof(t testing.TB, leaf, n int64) []byte {
+	t.Helper()
+	bundle := tiles.BundleOf(leaf, n)
+	proofs, err := tiles.SplitProofBundle(l.Read(t, tiles.ProofBundleKey(bundle)), bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := tiles.FormatTlogProof(proofs[leaf%tiles.TileWidth])
 	if err != nil {
 		t.Fatal(err)
 	}

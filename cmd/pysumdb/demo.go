@@ -107,7 +107,7 @@ func runDemo(ctx context.Context, g *globals, dir, serveAddr string, tamper bool
 	if err != nil {
 		return err
 	}
-	flags := ingestFlags{pypiURL: srv.URL, rate: -1, concurrency: 8, batchSize: 500, attestations: true, pinnedRoot: true, tlogProofs: true}
+	flags := ingestFlags{pypiURL: srv.URL, rate: -1, concurrency: 8, batchSize: 500, attestations: true, pinnedRoot: true}
 	cfg, err := flags.config(store, skey, logger)
 	if err != nil {
 		return err

@@ -42,7 +42,6 @@ type ingestFlags struct {
 	recheck      bool
 	attestations bool
 	pinnedRoot   bool
-	tlogProofs   bool
 	// witnesses are read from --witnesses by sequence and run, which
 	// register that flag themselves.
 	witnesses      []sequencer.Witness
@@ -58,7 +57,6 @@ func (f *ingestFlags) register(fs *pflag.FlagSet, defaultIndex string) {
 	fs.BoolVar(&f.recheck, "recheck", false, "read every project again (deduped against the log) to catch files changed without an announced change")
 	fs.BoolVar(&f.attestations, "attestations", true, "verify PEP 740 attestations of new files and record their publisher")
 	fs.BoolVar(&f.pinnedRoot, "pin-trusted-root", false, "trust only the Sigstore root shipped in the binary (no TUF refresh)")
-	fs.BoolVar(&f.tlogProofs, "tlog-proofs", false, "also write each new entry's C2SP tlog-proof (proof/<N>): one object per logged file")
 }
 
 // config builds the ingest configuration for store.
@@ -78,7 +76,7 @@ func (f *ingestFlags) config(store publish.Store, skey string, logger *slog.Logg
 	cfg := ingest.Config{
 		Store: store, Key: skey, PyPI: client, MaxFiles: f.batchSize,
 		ResetCursor: f.resetCursor, Recheck: f.recheck, Logger: logger, Holder: holderName(),
-		Witnesses: f.witnesses, WitnessTimeout: f.witnessTimeout, TlogProofs: f.tlogProofs,
+		Witnesses: f.witnesses, WitnessTimeout: f.witnessTimeout,
 	}
 	if f.attestations {
 		cacheDir := ""

@@ -387,12 +387,15 @@ func (ol *offlineLog) report(w io.Writer, now time.Time, cacheDir string) {
 	fmt.Fprintf(w, "log %s: newest checkpoint used: size %d, %s; %s\n", ol.log.Origin(), ol.newest.N, how, age)
 }
 
-// proofLocation is where the log at location (a URL or a directory)
-// publishes the tlog-proof of leaf, for lookup -v.
-func proofLocation(location string, leaf int64) string {
-	key := tiles.ProofKey(leaf)
+// proofLocation says where the log at location (a URL or a directory)
+// publishes the tlog-proof of leaf in its tree of size n, for lookup -v:
+// the object of the proofs of its bundle, and which one of them it is.
+func proofLocation(location string, leaf, n int64) string {
+	bundle := tiles.BundleOf(leaf, n)
+	key := tiles.ProofBundleKey(bundle)
+	at := fmt.Sprintf(" (proof %d of %d)", leaf%tiles.TileWidth+1, bundle.W)
 	if strings.HasPrefix(location, "http://") || strings.HasPrefix(location, "https://") {
-		return strings.TrimSuffix(location, "/") + "/" + key
+		return strings.TrimSuffix(location, "/") + "/" + key + at
 	}
-	return filepath.Join(location, filepath.FromSlash(key))
+	return filepath.Join(location, filepath.FromSlash(key)) + at
 }

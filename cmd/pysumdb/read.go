@@ -147,7 +147,7 @@ output").
 				}
 				fmt.Fprintln(g.stdout)
 				if g.verbose && f.Proven {
-					fmt.Fprintf(g.stdout, "#   tlog-proof: %s\n", proofLocation(location, f.Leaf))
+					fmt.Fprintf(g.stdout, "#   tlog-proof: %s\n", proofLocation(location, f.Leaf, cp.N))
 				}
 			}
 			return nil

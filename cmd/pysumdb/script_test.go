@@ -62,6 +62,7 @@ func TestScripts(t *testing.T) {
 			"genrecords": genRecords,
 			"race":       raceSequencers,
 			"flipbyte":   flipByte,
+			"proofof":    proofOf,
 			"exits":      exits,
 			"pypi":       pypiCommand,
 			"waitfile":   waitFile,
@@ -159,6 +160,27 @@ func flipByte(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	data[off] ^= 0x01
 	ts.Check(os.WriteFile(path, data, 0o644))
+}
+
+// proofOf writes, on its own, the tlog-proof of a leaf from the object of
+// the proofs of its bundle: proofof PROOFS-FILE LEAF OUT, PROOFS-FILE a
+// path ending in its key (log/proof/000.p/10).
+func proofOf(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 || neg {
+		ts.Fatalf("usage: proofof PROOFS-FILE LEAF OUT")
+	}
+	path := filepath.ToSlash(args[0])
+	bundle, err := tiles.ParseProofBundleKey(path[strings.Index(path, tiles.ProofPrefix):])
+	ts.Check(err)
+	leaf, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	proofs, err := tiles.SplitProofBundle(data, bundle)
+	ts.Check(err)
+	one, err := tiles.FormatTlogProof(proofs[leaf-bundle.N*tiles.TileWidth])
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[2]), one, 0o644))
 }
 
 // exits runs a command and checks its exit status, keeping its output for

@@ -116,7 +116,7 @@ the aborted run's lease has expired, 5 minutes by default).
 				return reportIngest(g, storeLoc, sum, err, time.Since(start))
 			}
 			seq, err := sequencer.Open(work, sequencer.Config{Store: store, Key: skey, Logger: logger, Holder: holderName(),
-				Witnesses: ingestOpts.witnesses, WitnessTimeout: ingestOpts.witnessTimeout, TlogProofs: ingestOpts.tlogProofs})
+				Witnesses: ingestOpts.witnesses, WitnessTimeout: ingestOpts.witnessTimeout})
 			if err != nil {
 				return err
 			}

@@ -17,19 +17,17 @@ func newSequencerStore(t *testing.T) publish.Store {
 }
 
 // The sequencer's crash tests on GCS: a fault at every write of a batch,
-// before or after it persists, is recovered by the next run. Without the
-// entries' tlog-proofs, one request each, which the directory store's
-// runs of these tests check (sequencer/dir_test.go).
+// before or after it persists, is recovered by the next run.
 func TestSequencerFaultInjection(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
 	}
-	seqtest.RunFaultInjection(t, newSequencerStore, false)
+	seqtest.RunFaultInjection(t, newSequencerStore)
 }
 
 // With the lease broken, the state's compare-and-swap still keeps two
 // sequencers from forking the log.
-func TestSequencerRace(t *testing.T) { seqtest.RunRace(t, newSequencerStore, false) }
+func TestSequencerRace(t *testing.T) { seqtest.RunRace(t, newSequencerStore) }
 
 // Two sequencers at once: one runs, the other is busy.
-func TestSequencersConcurrent(t *testing.T) { seqtest.RunConcurrent(t, newSequencerStore, false) }
+func TestSequencersConcurrent(t *testing.T) { seqtest.RunConcurrent(t, newSequencerStore) }

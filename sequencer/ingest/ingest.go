@@ -66,9 +66,6 @@ type Config struct {
 	// sequencer.Config).
 	Witnesses      []sequencer.Witness
 	WitnessTimeout time.Duration
-	// TlogProofs has each batch write its entries' tlog-proofs
-	// (sequencer.Config.TlogProofs).
-	TlogProofs bool
 	// Stop, when closed, makes Run return after the batch in progress is
 	// published (a graceful shutdown); cancelling ctx aborts at once.
 	Stop <-chan struct{}
@@ -109,7 +106,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	}
 	var sum Summary
 	seq, err := sequencer.Open(ctx, sequencer.Config{Store: cfg.Store, Key: cfg.Key, Logger: logger, Holder: cfg.Holder,
-		Witnesses: cfg.Witnesses, WitnessTimeout: cfg.WitnessTimeout, TlogProofs: cfg.TlogProofs})
+		Witnesses: cfg.Witnesses, WitnessTimeout: cfg.WitnessTimeout})
 	if err != nil {
 		return sum, err
 	}

@@ -6,12 +6,12 @@
 package seqtest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 
@@ -46,18 +46,7 @@ func NewKey(t testing.TB) (skey, vkey string) {
 // Append opens a sequencer on store, appends records with cursor, and
 // closes it.
 func Append(ctx context.Context, store publish.Store, skey string, records []sequencer.Record, cursor string) (sequencer.Result, error) {
-	return appendRecords(ctx, store, skey, records, cursor, false)
-}
-
-// AppendWithProofs is Append with the entries' tlog-proofs written too
-// (sequencer.Config.TlogProofs).
-func AppendWithProofs(ctx context.Context, store publish.Store, skey string, records []sequencer.Record, cursor string) (sequencer.Result, error) {
-	return appendRecords(ctx, store, skey, records, cursor, true)
-}
-
-// appendRecords is Append, writing the entries' tlog-proofs if proofs.
-func appendRecords(ctx context.Context, store publish.Store, skey string, records []sequencer.Record, cursor string, proofs bool) (sequencer.Result, error) {
-	s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey, Holder: "seqtest", TlogProofs: proofs})
+	s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey, Holder: "seqtest"})
 	if err != nil {
 		return sequencer.Result{}, err
 	}
@@ -87,32 +76,17 @@ func Audit(t testing.TB, store publish.Store, vkey string) *client.AuditReport {
 // RunFaultInjection makes the FailAt-th write of a batch fail, for every
 // write of the batch, with the write lost or persisted, and checks that
 // the next run recovers: the log ends with every record exactly once, the
-// cursor of the batch, and passes a full audit. newStore must return a new
-// empty store on each call.
-//
-// With proofs, the sequencer writes the entries' tlog-proofs
-// (sequencer.Config.TlogProofs), which are checked after each recovery.
-func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store, proofs bool) {
+// cursor of the batch, and passes a full audit, its tlog-proofs included
+// (CheckProofs). newStore must return a new empty store on each call.
+func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store) {
 	ctx := context.Background()
 	skey, vkey := NewKey(t)
 	// The first batch ends inside a tile, so the faulty batch extends
-	// partial tiles and existing project indexes, and crosses a tile
-	// boundary. Small batches: every entry has a proof object, and every
-	// object is written again by each of the hundred runs.
+	// partial tiles, bundles, proofs and existing project indexes, and
+	// crosses a tile boundary.
 	first, second := Records(0, 20), Records(20, 240)
-	// Every write of the batch is a place to fail, but the batch's 240
-	// tlog-proofs are alike, one after the other in the tiles' group:
-	// failing at each would make the test last minutes, and adds nothing
-	// to failing at the first two, one in the middle and the last.
-	var skip map[int]bool
-	if proofs {
-		skip = proofRunInteriors(t, newStore(t), skey, first, append(second, first[:10]...))
-	}
 	for _, afterPersist := range []bool{false, true} {
 		for failAt := 1; ; failAt++ {
-			if skip[failAt] {
-				continue
-			}
 			name := fmt.Sprintf("write%d", failAt)
 			if afterPersist {
 				name += "-persisted"
@@ -120,11 +94,11 @@ func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store, 
 			faulted := false
 			t.Run(name, func(t *testing.T) {
 				store := newStore(t)
-				if _, err := appendRecords(ctx, store, skey, first, `"one"`, proofs); err != nil {
+				if _, err := Append(ctx, store, skey, first, `"one"`); err != nil {
 					t.Fatalf("first batch: %v", err)
 				}
 				faulty := &storetest.Faulty{Store: store, FailAt: failAt, AfterPersist: afterPersist}
-				_, err := appendRecords(ctx, faulty, skey, append(second, first[:10]...), `"two"`, proofs)
+				_, err := Append(ctx, faulty, skey, append(second, first[:10]...), `"two"`)
 				faulted = faulty.Writes() >= failAt
 				if !faulted {
 					if err != nil {
@@ -140,7 +114,7 @@ func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store, 
 				}
 				// The next run finishes the batch, and a repeat of it
 				// appends nothing.
-				res, err := appendRecords(ctx, store, skey, second, `"two"`, proofs)
+				res, err := Append(ctx, store, skey, second, `"two"`)
 				if err != nil {
 					t.Fatalf("recovery run: %v", err)
 				}
@@ -152,11 +126,9 @@ func RunFaultInjection(t *testing.T, newStore func(t *testing.T) publish.Store, 
 				if rep.Entries != int64(len(first)+len(second)) {
 					t.Fatalf("audit saw %d entries, want %d", rep.Entries, len(first)+len(second))
 				}
-				if proofs {
-					CheckProofs(t, store, vkey)
-				}
+				CheckProofs(t, store, vkey)
 				// And the log goes on normally.
-				if res, err := appendRecords(ctx, store, skey, Records(1000, 5), `"three"`, proofs); err != nil || res.Appended != 5 {
+				if res, err := Append(ctx, store, skey, Records(1000, 5), `"three"`); err != nil || res.Appended != 5 {
 					t.Fatalf("batch after recovery: %+v, %v", res, err)
 				}
 				Audit(t, store, vkey)
@@ -192,16 +164,16 @@ func (brokenLease) Lock(context.Context, string) (func(context.Context) error, e
 // the same log state can't both append: the loser fails with ErrBusy and
 // writes nothing, the log passes an audit, and a third run appends
 // normally.
-func RunRace(t *testing.T, newStore func(t *testing.T) publish.Store, proofs bool) {
+func RunRace(t *testing.T, newStore func(t *testing.T) publish.Store) {
 	ctx := context.Background()
 	skey, vkey := NewKey(t)
 	base := newStore(t)
-	if _, err := appendRecords(ctx, base, skey, Records(0, 100), `"zero"`, proofs); err != nil {
+	if _, err := Append(ctx, base, skey, Records(0, 100), `"zero"`); err != nil {
 		t.Fatal(err)
 	}
 	store := brokenLease{base}
 	open := func() *sequencer.Sequencer {
-		s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey, TlogProofs: proofs})
+		s, err := sequencer.Open(ctx, sequencer.Config{Store: store, Key: skey})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,10 +199,8 @@ func RunRace(t *testing.T, newStore func(t *testing.T) publish.Store, proofs boo
 	if rep := Audit(t, base, vkey); rep.Entries != 400 {
 		t.Fatalf("audit saw %d entries, want 400", rep.Entries)
 	}
-	if proofs {
-		CheckProofs(t, base, vkey)
-	}
-	res, err := appendRecords(ctx, base, skey, Records(1000, 7), `"third"`, proofs)
+	CheckProofs(t, base, vkey)
+	res, err := Append(ctx, base, skey, Records(1000, 7), `"third"`)
 	if err != nil || res.Appended != 7 || res.TreeSize != 407 {
 		t.Fatalf("third run: %+v, %v", res, err)
 	}
@@ -242,7 +212,7 @@ func RunRace(t *testing.T, newStore func(t *testing.T) publish.Store, proofs boo
 // (the lease, or the race for the state), the log holds exactly the
 // batches that succeeded and passes an audit, and a third run appends
 // normally.
-func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store, proofs bool) {
+func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store) {
 	ctx := context.Background()
 	skey, vkey := NewKey(t)
 	store := newStore(t)
@@ -250,7 +220,7 @@ func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store, proo
 	errs := make([]error, len(batches))
 	var wg sync.WaitGroup
 	for i, b := range batches {
-		wg.Go(func() { _, errs[i] = appendRecords(ctx, store, skey, b, "", proofs) })
+		wg.Go(func() { _, errs[i] = Append(ctx, store, skey, b, "") })
 	}
 	wg.Wait()
 	want := int64(0)
@@ -268,10 +238,8 @@ func RunConcurrent(t *testing.T, newStore func(t *testing.T) publish.Store, proo
 	if rep := Audit(t, store, vkey); rep.Entries != want {
 		t.Fatalf("audit saw %d entries, want %d", rep.Entries, want)
 	}
-	if proofs {
-		CheckProofs(t, store, vkey)
-	}
-	res, err := appendRecords(ctx, store, skey, append(batches[0], batches[1]...), "", proofs)
+	CheckProofs(t, store, vkey)
+	res, err := Append(ctx, store, skey, append(batches[0], batches[1]...), "")
 	if err != nil || res.TreeSize != 1540 {
 		t.Fatalf("third run: %+v, %v", res, err)
 	}
@@ -286,10 +254,12 @@ func ReportBench(b *testing.B, total synthetic.BenchResult) {
 	b.ReportMetric(float64(total.Objects)/float64(total.Batches), "objects/batch")
 }
 
-// CheckProofs checks the tlog-proof the sequencer wrote for every entry
-// of the log in store: present, signed by the log (and by it alone),
-// proving the log's entry at its leaf in a checkpoint that is a prefix of
-// the published one.
+// CheckProofs checks the tlog-proofs the sequencer wrote: every bundle
+// of the published tree has its proofs, and every object of proofs in
+// store (those of partial bundles that later batches filled too) holds,
+// for each entry of its bundle, a proof signed by the log (and by it
+// alone) of the log's entry at its leaf in a checkpoint that is a prefix
+// of the published one, all of them against one checkpoint.
 func CheckProofs(t testing.TB, store publish.Store, vkey string) {
 	t.Helper()
 	ctx := context.Background()
@@ -305,94 +275,56 @@ func CheckProofs(t testing.TB, store publish.Store, vkey string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	consistent := map[tlog.Tree]bool{}
-	for leaf := range cp.N {
-		key := tiles.ProofKey(leaf)
-		data, _, err := store.Read(ctx, key)
-		if err != nil {
-			t.Fatalf("proof of leaf %d: %v", leaf, err)
+	keys, err := store.List(ctx, tiles.ProofPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, key := range keys {
+		listed[key] = true
+	}
+	for leaf := int64(0); leaf < cp.N; leaf += tiles.TileWidth {
+		if key := tiles.ProofBundleKey(tiles.BundleOf(leaf, cp.N)); !listed[key] {
+			t.Fatalf("no proofs of leaf %d: %s is missing", leaf, key)
 		}
-		// Its entry proven in a prefix of the published tree is the
-		// log's entry at leaf.
-		p, pcp, n, _, err := tiles.OpenTlogProof(data, verifier)
+	}
+	consistent := map[tlog.Tree]bool{}
+	for _, key := range keys {
+		bundle, err := tiles.ParseProofBundleKey(key)
 		if err != nil {
 			t.Fatalf("%s: %v", key, err)
 		}
-		if p.Index != leaf || len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
-			t.Fatalf("%s: proof of leaf %d with %d signatures and %d unverified", key, p.Index, len(n.Sigs), len(n.UnverifiedSigs))
+		data, _, err := store.Read(ctx, key)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if !consistent[pcp.Tree] {
-			if _, err := tiles.ProveConsistency(pcp.Tree, cp.Tree, l.TileReader(ctx)); err != nil {
-				t.Fatalf("%s: its checkpoint of size %d: %v", key, pcp.N, err)
+		proofs, err := tiles.SplitProofBundle(data, bundle)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		for k, p := range proofs {
+			if !bytes.Equal(p.Checkpoint, proofs[0].Checkpoint) {
+				t.Fatalf("%s: the proof of leaf %d has another checkpoint than the first", key, p.Index)
 			}
-			consistent[pcp.Tree] = true
-		}
-	}
-}
-
-// recorder records the keys of the writes to a store, in the order (and
-// with the numbering) of storetest.Faulty.
-type recorder struct {
-	publish.Store
-	keys []string
-}
-
-func (r *recorder) Create(ctx context.Context, key string, data []byte) error {
-	r.keys = append(r.keys, key)
-	return r.Store.Create(ctx, key, data)
-}
-
-func (r *recorder) Swap(ctx context.Context, key string, old publish.Version, data []byte) (publish.Version, error) {
-	r.keys = append(r.keys, key)
-	return r.Store.Swap(ctx, key, old, data)
-}
-
-func (r *recorder) Delete(ctx context.Context, key string) error {
-	r.keys = append(r.keys, key)
-	return r.Store.Delete(ctx, key)
-}
-
-func (r *recorder) WriteGroup(ctx context.Context, ws []publish.Write, concurrency int) ([]publish.Version, error) {
-	for _, w := range ws {
-		r.keys = append(r.keys, w.Key)
-	}
-	return publish.WriteAll(ctx, r.Store, ws, concurrency)
-}
-
-// proofRunInteriors appends first then second to store, and returns the
-// numbers (from 1, as storetest.Faulty counts) of the writes of second
-// that are tlog-proofs, but for the first two, the middle one and the
-// last of each run of them.
-func proofRunInteriors(t *testing.T, store publish.Store, skey string, first, second []sequencer.Record) map[int]bool {
-	t.Helper()
-	ctx := context.Background()
-	if _, err := appendRecords(ctx, store, skey, first, `"one"`, true); err != nil {
-		t.Fatal(err)
-	}
-	rec := &recorder{Store: store}
-	if _, err := appendRecords(ctx, rec, skey, second, `"two"`, true); err != nil {
-		t.Fatal(err)
-	}
-	skip := map[int]bool{}
-	isProof := func(i int) bool {
-		return i >= 0 && i < len(rec.keys) && strings.HasPrefix(rec.keys[i], tiles.ProofPrefix)
-	}
-	for i := 0; i < len(rec.keys); i++ {
-		if !isProof(i) || isProof(i-1) {
-			continue
-		}
-		j := i
-		for isProof(j + 1) {
-			j++
-		}
-		for k := i + 2; k < j; k++ {
-			if k != (i+j)/2 {
-				skip[k+1] = true
+			one, err := tiles.FormatTlogProof(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, pcp, n, _, err := tiles.OpenTlogProof(one, verifier)
+			if err != nil {
+				t.Fatalf("%s: proof %d: %v", key, k, err)
+			}
+			if len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
+				t.Fatalf("%s: proof of leaf %d with %d signatures and %d unverified", key, p.Index, len(n.Sigs), len(n.UnverifiedSigs))
+			}
+			// Its checkpoint is a prefix of the published tree, so the
+			// entry it proves is the log's at its leaf.
+			if !consistent[pcp.Tree] {
+				if _, err := tiles.ProveConsistency(pcp.Tree, cp.Tree, l.TileReader(ctx)); err != nil {
+					t.Fatalf("%s: its checkpoint of size %d: %v", key, pcp.N, err)
+				}
+				consistent[pcp.Tree] = true
 			}
 		}
 	}
-	if len(skip) == 0 {
-		t.Fatalf("the batch wrote no tlog-proofs: %q", rec.keys)
-	}
-	return skip
 }
