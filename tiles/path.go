@@ -76,8 +76,9 @@ func IsImmutable(key string) bool {
 // the only ones a log serves: the checkpoint, a tile or entry bundle (full
 // or partial, as TilePath writes it), the tlog-proofs of a bundle's
 // entries (as ProofBundleKey writes it), a project index, a shard of the
-// project list, a filename note, and the verifier key at
-// .well-known/bt/tlog-key. Anything else in a store (the sequencer's state,
+// project list, a filename note, the verifier key at
+// .well-known/bt/tlog-key, and the objects of a maintainer-claims intake
+// under claims/ (see IsClaimKey). Anything else in a store (the sequencer's state,
 // alarms, a key file left there, any other file) is not public. This is
 // the one place the rule lives: a new public object is added here.
 func IsPublicKey(key string) bool {
@@ -99,6 +100,9 @@ func IsPublicKey(key string) bool {
 	}
 	if home, ok := strings.CutPrefix(key, FilenamesPrefix); ok {
 		return isFilenameHome(home)
+	}
+	if strings.HasPrefix(key, ClaimsPrefix) {
+		return IsClaimKey(key)
 	}
 	return false
 }

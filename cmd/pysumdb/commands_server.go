@@ -28,6 +28,7 @@ func serverCommands(g *globals) []*cobra.Command {
 		newMirrorCommand(g),
 		newWitnessCommand(g),
 		newPublishWebCommand(g),
+		newIntakeCommand(g),
 	}
 }
 

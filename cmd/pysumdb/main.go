@@ -205,6 +205,7 @@ verify the log and their lockfiles against it from those files alone.
 		newCheckPyPICommand(g),
 		newMonitorCommand(g),
 		newProxyCommand(g),
+		newClaimCommand(g),
 	)
 	root.AddCommand(serverCommands(g)...)
 	return root
