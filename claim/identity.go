@@ -5,47 +5,31 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
 // Kinds of claim identities.
 const (
 	// KindKey: an Ed25519 note key; the value is its verifier key.
-	KindKey = "key"
+	KindKey = tiles.ClaimantKey
 	// KindGitHub: a GitHub Actions workflow; the value is
 	// https://github.com/<owner>/<repo>/<workflow path>.
-	KindGitHub = tiles.PublisherGitHub
+	KindGitHub = tiles.ClaimantGitHub
 	// KindGitLab: a GitLab CI configuration; the value is
 	// https://<host>/<group>/<project>//<configuration path>.
-	KindGitLab = tiles.PublisherGitLab
+	KindGitLab = tiles.ClaimantGitLab
 )
 
-// maxIdentityLen bounds an identity's value.
-const maxIdentityLen = 1024
-
 // Identity is who may claim a project's files: a note key, or a CI
-// workflow proven by an OIDC token of its issuer.
-type Identity struct {
-	// Kind is KindKey, KindGitHub or KindGitLab.
-	Kind string
-	// Value is the verifier key (KindKey) or the workflow's URL without
-	// its ref (KindGitHub, KindGitLab).
-	Value string
-}
-
-// String returns "<kind> <value>", the form of the formats.
-func (id Identity) String() string { return id.Kind + " " + id.Value }
-
-// IsOIDC reports whether the identity is proven by OIDC tokens.
-func (id Identity) IsOIDC() bool { return id.Kind == KindGitHub || id.Kind == KindGitLab }
+// workflow proven by an OIDC token of its issuer. Its syntax is that of
+// the claimant a project index line records (tiles.CheckClaimant).
+type Identity = tiles.Claimant
 
 // KeyIdentity returns the identity of a note verifier key (name+hash+key,
 // as note.NewVerifier parses it; the name printable ASCII).
 func KeyIdentity(vkey string) (Identity, error) {
 	id := Identity{Kind: KindKey, Value: vkey}
-	return id, CheckIdentity(id)
+	return id, tiles.CheckClaimant(id)
 }
 
 // OIDCIdentity returns the identity of a workflow whose OIDC token names
@@ -59,51 +43,7 @@ func OIDCIdentity(kind, san string) (Identity, error) {
 		san = san[:i]
 	}
 	id := Identity{Kind: kind, Value: san}
-	return id, CheckIdentity(id)
-}
-
-// CheckIdentity reports whether id can be written in this package's
-// formats: a known kind, a value of printable ASCII without spaces, a
-// verifier key for KindKey, an https://github.com/ URL for KindGitHub, an
-// https:// URL for KindGitLab.
-func CheckIdentity(id Identity) error {
-	if id.Value == "" || len(id.Value) > maxIdentityLen {
-		return malformed("identity %.40q: value empty or longer than %d bytes", id.Kind, maxIdentityLen)
-	}
-	for i := 0; i < len(id.Value); i++ {
-		if c := id.Value[i]; c <= ' ' || c >= 0x7f {
-			return malformed("identity %.100q is not printable ASCII without spaces", id.Value)
-		}
-	}
-	switch id.Kind {
-	case KindKey:
-		if _, err := note.NewVerifier(id.Value); err != nil {
-			return malformed("identity key %.100q is not a note verifier key: %v", id.Value, err)
-		}
-	case KindGitHub:
-		rest, ok := strings.CutPrefix(id.Value, "https://github.com/")
-		if !ok || rest == "" || strings.Contains(id.Value, "@") {
-			return malformed("github identity %.100q is not https://github.com/<owner>/<repo>/<workflow> without a ref", id.Value)
-		}
-	case KindGitLab:
-		rest, ok := strings.CutPrefix(id.Value, "https://")
-		if !ok || !strings.Contains(rest, "/") || strings.HasPrefix(rest, "/") || strings.Contains(id.Value, "@") {
-			return malformed("gitlab identity %.100q is not https://<host>/<project>//<configuration> without a ref", id.Value)
-		}
-	default:
-		return malformed("identity kind %.40q (want key, github or gitlab)", id.Kind)
-	}
-	return nil
-}
-
-// ParseIdentity parses "<kind> <value>".
-func ParseIdentity(s string) (Identity, error) {
-	kind, value, ok := strings.Cut(s, " ")
-	if !ok {
-		return Identity{}, malformed("identity %.100q is not \"<kind> <value>\"", s)
-	}
-	id := Identity{Kind: kind, Value: value}
-	return id, CheckIdentity(id)
+	return id, tiles.CheckClaimant(id)
 }
 
 // ChangeHeader is the first line of an identity change.
@@ -139,7 +79,7 @@ func FormatChange(c Change) ([]byte, error) {
 		return nil, err
 	}
 	for _, id := range []Identity{c.Old, c.New} {
-		if err := CheckIdentity(id); err != nil {
+		if err := tiles.CheckClaimant(id); err != nil {
 			return nil, err
 		}
 	}
@@ -181,7 +121,7 @@ func ParseChange(text []byte) (Change, error) {
 		if !ok {
 			return Change{}, malformed("line %.80q is not \"%s <identity>\"", lines[3+i], key)
 		}
-		if *id, err = ParseIdentity(s); err != nil {
+		if *id, err = tiles.ParseClaimant(s); err != nil {
 			return Change{}, err
 		}
 	}

@@ -289,7 +289,7 @@ func RequestTime(r IdentityRecord) (time.Time, error) {
 }
 
 func formatEvidence(b *bytes.Buffer, id Identity, received time.Time, oidc *OIDC, body []byte, limit int) error {
-	if err := CheckIdentity(id); err != nil {
+	if err := tiles.CheckClaimant(id); err != nil {
 		return err
 	}
 	ts, err := formatTime(received)
@@ -319,7 +319,7 @@ func parseEvidence(lines []string) (id Identity, received time.Time, oidc *OIDC,
 	if !ok {
 		return id, received, nil, malformed("line %.80q is not \"identity <kind> <value>\"", lines[0])
 	}
-	if id, err = ParseIdentity(s); err != nil {
+	if id, err = tiles.ParseClaimant(s); err != nil {
 		return id, received, nil, err
 	}
 	if received, err = parseTimeLine(lines[1], "received"); err != nil {
@@ -345,10 +345,10 @@ func parseEvidence(lines []string) (id Identity, received time.Time, oidc *OIDC,
 
 // checkOIDC checks the form of OIDC evidence (not the token's signature).
 func checkOIDC(o OIDC) error {
-	if !strings.HasPrefix(o.Issuer, "https://") && !strings.HasPrefix(o.Issuer, "http://") || len(o.Issuer) > maxIdentityLen {
+	if !strings.HasPrefix(o.Issuer, "https://") && !strings.HasPrefix(o.Issuer, "http://") || len(o.Issuer) > tiles.MaxClaimantLen {
 		return malformed("issuer %.100q is not an http(s) URL", o.Issuer)
 	}
-	if o.Audience == "" || len(o.Audience) > maxIdentityLen {
+	if o.Audience == "" || len(o.Audience) > tiles.MaxClaimantLen {
 		return malformed("audience %.100q", o.Audience)
 	}
 	if len(o.JWK) > MaxJWKSize || !strings.HasPrefix(o.JWK, "{") || !strings.HasSuffix(o.JWK, "}") {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pysumdb/pysumdb/tiles"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -18,9 +19,9 @@ func TestIdentity(t *testing.T) {
 		"gitlab https://gitlab.com/group/project//.gitlab-ci.yml",
 	}
 	for _, s := range good {
-		id, err := ParseIdentity(s)
+		id, err := tiles.ParseClaimant(s)
 		if err != nil || id.String() != s {
-			t.Errorf("ParseIdentity(%q) = %v, %v", s, id, err)
+			t.Errorf("ParseClaimant(%q) = %v, %v", s, id, err)
 		}
 	}
 	bad := []string{
@@ -31,8 +32,8 @@ func TestIdentity(t *testing.T) {
 		"google someone@example.com",
 	}
 	for _, s := range bad {
-		if id, err := ParseIdentity(s); !errors.Is(err, ErrMalformed) {
-			t.Errorf("ParseIdentity(%q) = %v, %v; want ErrMalformed", s, id, err)
+		if id, err := tiles.ParseClaimant(s); !errors.Is(err, ErrMalformed) {
+			t.Errorf("ParseClaimant(%q) = %v, %v; want ErrMalformed", s, id, err)
 		}
 	}
 	for san, want := range map[string]string{
@@ -63,8 +64,8 @@ func testChange(t *testing.T) Change {
 	return Change{
 		Project: "foo-bar",
 		Time:    time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
-		Old:     Identity{KindKey, testVKey},
-		New:     Identity{KindKey, otherVKey},
+		Old:     Identity{Kind: KindKey, Value: testVKey},
+		New:     Identity{Kind: KindKey, Value: otherVKey},
 	}
 }
 
@@ -85,7 +86,7 @@ func TestChange(t *testing.T) {
 	if keys := c.SignerKeys(); !reflect.DeepEqual(keys, []string{testVKey, otherVKey}) {
 		t.Fatalf("SignerKeys = %q", keys)
 	}
-	c.New = Identity{KindGitHub, "https://github.com/o/r/.github/workflows/w.yml"}
+	c.New = Identity{Kind: KindGitHub, Value: "https://github.com/o/r/.github/workflows/w.yml"}
 	if keys := c.SignerKeys(); !reflect.DeepEqual(keys, []string{testVKey}) {
 		t.Fatalf("SignerKeys = %q", keys)
 	}
@@ -112,7 +113,7 @@ func TestRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	received := time.Date(2026, 11, 28, 5, 0, 1, 0, time.UTC)
-	keyID := Identity{KindKey, testVKey}
+	keyID := Identity{Kind: KindKey, Value: testVKey}
 	cr := ClaimRecord{Project: "foo-bar", Registration: 1, Identity: keyID, Received: received, Body: msg}
 	data, err := FormatClaimRecord(cr)
 	if err != nil {
@@ -136,7 +137,7 @@ func TestRecords(t *testing.T) {
 
 	// OIDC evidence.
 	oidc := &OIDC{Issuer: "https://token.actions.githubusercontent.com", Audience: "pysumdb", JWK: `{"kty":"RSA","kid":"k1","n":"AQAB","e":"AQAB"}`, Token: "eyJh.eyJi.c2ln"}
-	ghID := Identity{KindGitHub, "https://github.com/o/r/.github/workflows/w.yml"}
+	ghID := Identity{Kind: KindGitHub, Value: "https://github.com/o/r/.github/workflows/w.yml"}
 	or := ClaimRecord{Project: "foo-bar", Registration: 2, Identity: ghID, Received: received, OIDC: oidc, Body: text}
 	data, err = FormatClaimRecord(or)
 	if err != nil {
@@ -152,7 +153,7 @@ func TestRecords(t *testing.T) {
 	// Evidence that doesn't fit.
 	for name, r := range map[string]ClaimRecord{
 		"key without signature":  {Project: "foo-bar", Registration: 1, Identity: keyID, Received: received, Body: text},
-		"key signed by other":    {Project: "foo-bar", Registration: 1, Identity: Identity{KindKey, otherVKey}, Received: received, Body: msg},
+		"key signed by other":    {Project: "foo-bar", Registration: 1, Identity: Identity{Kind: KindKey, Value: otherVKey}, Received: received, Body: msg},
 		"key with a token":       {Project: "foo-bar", Registration: 1, Identity: keyID, Received: received, OIDC: oidc, Body: msg},
 		"OIDC without token":     {Project: "foo-bar", Registration: 1, Identity: ghID, Received: received, Body: text},
 		"OIDC with a signature":  {Project: "foo-bar", Registration: 1, Identity: ghID, Received: received, OIDC: oidc, Body: msg},
@@ -187,7 +188,7 @@ func TestRecords(t *testing.T) {
 func TestIdentityRecords(t *testing.T) {
 	msg, _ := Sign(testClaim(), signer(t, testSKey))
 	received := time.Date(2026, 11, 28, 5, 0, 1, 0, time.UTC)
-	keyID := Identity{KindKey, testVKey}
+	keyID := Identity{Kind: KindKey, Value: testVKey}
 	r1 := IdentityRecord{Project: "foo-bar", Index: 1, Identity: keyID, Received: received, Body: msg}
 	data, err := FormatIdentityRecord(r1)
 	if err != nil {

@@ -12,6 +12,10 @@ import (
 
 // LoggedFile is one file of a project as the log proves it.
 type LoggedFile struct {
+	// IndexLine is the file's line in the project index. Its filename
+	// and sha256 are proven against the entry when Proven; its size,
+	// upload time and claimant (who claimed the file's bytes, package
+	// claim) are the index's word only, signed by the log.
 	tiles.IndexLine
 	// Proven is true when the entry was proven included in the verified
 	// checkpoint; false for index lines at or beyond its size ("not yet

@@ -114,7 +114,8 @@ const (
 
 // CacheControl returns the Cache-Control header an object is served with:
 // a year for tiles, bundles and the entries' tlog-proofs (their content
-// never changes, partial tiles included), a minute for the checkpoint, the indexes, the project list and
+// never changes, partial tiles included) and for an intake's claim
+// objects (each written once), a minute for the checkpoint, the indexes, the project list and
 // the filename notes (and the statistics), five minutes for the web page's
 // files. A bucket stores it with each object (and ContentType's), so that
 // it serves them as `pysumdb serve` does.
@@ -123,7 +124,7 @@ func CacheControl(key string) string {
 		return cacheControl
 	}
 	switch {
-	case tiles.IsImmutable(key):
+	case tiles.IsImmutable(key), tiles.IsClaimKey(key):
 		return CacheImmutable
 	case key == tiles.CheckpointKey || strings.HasPrefix(key, tiles.IndexPrefix) ||
 		strings.HasPrefix(key, tiles.ProjectListPrefix) || strings.HasPrefix(key, tiles.FilenamesPrefix):

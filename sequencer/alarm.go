@@ -34,6 +34,12 @@ const (
 	// AlarmOtherProject: a filename the log holds under one project is
 	// served under another.
 	AlarmOtherProject = "filename-of-other-project"
+	// AlarmClaimMismatch: PyPI serves other bytes for a file than its
+	// maintainer claimed (package claim).
+	AlarmClaimMismatch = "claim-mismatch"
+	// AlarmClaimNotLogged: a claimed file that the log has not found on
+	// PyPI Config.ClaimDeadline after its claim.
+	AlarmClaimNotLogged = "claimed-not-on-pypi"
 )
 
 // Alarm reasons.
@@ -49,6 +55,14 @@ const (
 	// served under another. PyPI never reuses a filename, so the log must
 	// not either.
 	ReasonOtherProject = "the source serves a logged file under another project; not appended"
+	// ReasonClaimMismatch: PyPI serves other bytes for a file than its
+	// maintainer claimed. The file is logged as PyPI serves it; the claim
+	// is the evidence.
+	ReasonClaimMismatch = "the source serves other bytes than the maintainer claimed; logged as served, the claim kept as evidence"
+	// ReasonClaimNotLogged: a maintainer claimed a file that the log has
+	// not found on PyPI in time: PyPI withholds it, or the upload never
+	// happened.
+	ReasonClaimNotLogged = "a maintainer claimed a file the log has not found on PyPI: PyPI withholds it, or the upload never happened"
 )
 
 // Alarm is a record that contradicts the log or can't be trusted.
@@ -72,6 +86,14 @@ type Alarm struct {
 	// ServedSHA256 and ServedSize are what the source serves now.
 	ServedSHA256 string `json:"served_sha256"`
 	ServedSize   int64  `json:"served_size"`
+	// ClaimedSHA256 and ClaimedSize are what a maintainer claimed, for
+	// AlarmClaimMismatch and AlarmClaimNotLogged.
+	ClaimedSHA256 string `json:"claimed_sha256,omitempty"`
+	ClaimedSize   int64  `json:"claimed_size,omitempty"`
+	// Claimant is who claimed it ("<kind> <value>"), and Claim the key of
+	// the claim record in the store, the evidence.
+	Claimant string `json:"claimant,omitempty"`
+	Claim    string `json:"claim,omitempty"`
 	// Detail is the evidence (for an attestation: the check that failed).
 	Detail string `json:"detail,omitempty"`
 	// Detected is when the alarm was first raised, RFC 3339 UTC.
@@ -183,11 +205,14 @@ func Acknowledge(ctx context.Context, store publish.Store, a *StoredAlarm, by st
 // digest and kind (a second raise keeps the first record, acknowledged or
 // not), and logs it at ERROR.
 func (s *Sequencer) RaiseAlarm(ctx context.Context, a Alarm) error {
-	s.log.Error("ALARM: "+a.Reason,
-		"id", a.ID(), "code", a.Code,
+	attrs := []any{"id", a.ID(), "code", a.Code,
 		"project", a.Project, "filename", a.Filename, "leaf", a.Leaf,
 		"logged_sha256", a.LoggedSHA256, "logged_size", a.LoggedSize,
-		"served_sha256", a.ServedSHA256, "served_size", a.ServedSize)
+		"served_sha256", a.ServedSHA256, "served_size", a.ServedSize}
+	if a.ClaimedSHA256 != "" {
+		attrs = append(attrs, "claimed_sha256", a.ClaimedSHA256, "claimed_size", a.ClaimedSize, "claimant", a.Claimant, "claim", a.Claim)
+	}
+	s.log.Error("ALARM: "+a.Reason, attrs...)
 	data, err := json.MarshalIndent(a, "", "  ")
 	if err != nil {
 		return err

@@ -26,7 +26,7 @@ func (s *Sequencer) prepareIndexes(ctx context.Context, b *stagedBatch) ([]publi
 	for i, r := range b.Records {
 		leaf := b.Start + int64(i)
 		lines[r.Project] = append(lines[r.Project], tiles.IndexLine{
-			Leaf: leaf, Filename: r.Filename, SHA256: r.SHA256, Size: r.Size, UploadTime: r.UploadTime,
+			Leaf: leaf, Filename: r.Filename, SHA256: r.SHA256, Size: r.Size, UploadTime: r.UploadTime, Claimant: r.Claimant,
 		})
 		if tiles.IsListedFilename(r.Filename, r.Project) {
 			home := tiles.FilenameHome(r.Filename)

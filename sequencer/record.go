@@ -24,6 +24,10 @@ type Record struct {
 	UploadTime string
 	// Publisher is the verified PEP 740 publisher, if any.
 	Publisher *tiles.Publisher
+	// Claimant is who claimed the file with these bytes (package claim)
+	// before it was logged, if anyone did; the sequencer sets it from the
+	// claims in its store (Append) and writes it in the file's index line.
+	Claimant *tiles.Claimant
 }
 
 // Check validates r: a normalized project, a loggable filename, a
@@ -44,6 +48,11 @@ func (r *Record) Check() error {
 	}
 	if r.Publisher != nil {
 		if err := tiles.CheckPublisher(*r.Publisher); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrBadRecord, r.Filename, err)
+		}
+	}
+	if r.Claimant != nil {
+		if err := tiles.CheckClaimant(*r.Claimant); err != nil {
 			return fmt.Errorf("%w: %s: %v", ErrBadRecord, r.Filename, err)
 		}
 	}

@@ -41,6 +41,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/pysumdb/pysumdb/intake"
 	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
@@ -78,6 +79,15 @@ type Config struct {
 	// WitnessClient sends the add-checkpoint requests; nil means a client
 	// of its own.
 	WitnessClient *http.Client
+	// ClaimDeadline is how long after an intake received a maintainer's
+	// claim (package claim) the log must have found the file on PyPI: a
+	// claimed file still missing then is an alarm (AlarmClaimNotLogged).
+	// 0 means DefaultClaimDeadline; a negative value raises none.
+	ClaimDeadline time.Duration
+	// ClaimIssuers are the OIDC issuers whose tokens the claims are
+	// verified again with (as the intake verified them); nil means
+	// intake.DefaultIssuers.
+	ClaimIssuers []intake.Issuer
 }
 
 // Sequencer appends batches to one log. It holds the store's lease from
@@ -123,6 +133,9 @@ func Open(ctx context.Context, cfg Config) (*Sequencer, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.ClaimDeadline == 0 {
+		cfg.ClaimDeadline = DefaultClaimDeadline
 	}
 	signer, err := note.NewSigner(cfg.Key)
 	if err != nil {
@@ -253,28 +266,51 @@ func (s *Sequencer) publishKey(ctx context.Context) error {
 // Record.Check). It returns ErrBusy if another sequencer won the race.
 func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.RawMessage) (Result, error) {
 	defer s.batch.forget()
+	res, claimed, err := s.appendBatch(ctx, records, cursor)
+	if err != nil {
+		return res, err
+	}
+	alarms, err := s.settleClaims(ctx, claimed)
+	res.Alarms = append(res.Alarms, alarms...)
+	return res, err
+}
+
+// appendBatch is Append but for the claims of files logged earlier, which
+// it returns the store's list of.
+func (s *Sequencer) appendBatch(ctx context.Context, records []Record, cursor json.RawMessage) (Result, claimedSet, error) {
 	for i := range records {
 		if err := records[i].Check(); err != nil {
-			return Result{}, fmt.Errorf("record %d: %w", i, err)
+			return Result{}, nil, fmt.Errorf("record %d: %w", i, err)
 		}
 	}
 	sorted := sortRecords(records)
 
 	res, fresh, err := s.dedupe(ctx, sorted)
 	if err != nil {
-		return res, err
+		return res, nil, err
+	}
+	// The claims decide the claimant of the batch's files before it is
+	// staged, so that a replay writes the same indexes.
+	claimed, err := s.listClaimed(ctx)
+	if err != nil {
+		return res, nil, err
+	}
+	alarms, err := s.matchClaims(ctx, fresh, claimed)
+	res.Alarms = append(res.Alarms, alarms...)
+	if err != nil {
+		return res, nil, err
 	}
 	res.TreeSize = s.st.TreeSize
 	if len(fresh) == 0 {
 		if string(cursor) != string(s.st.Cursor) {
 			next := &state{TreeSize: s.st.TreeSize, Cursor: cursor}
 			if s.stVer, err = swapState(ctx, s.cfg.Store, s.stVer, next); err != nil {
-				return res, err
+				return res, nil, err
 			}
 			s.st = next
 		}
 		s.log.Info("nothing new to log", "size", res.TreeSize, "duplicates", res.Duplicates, "alarms", len(res.Alarms))
-		return res, s.recosign(ctx)
+		return res, claimed, s.recosign(ctx)
 	}
 
 	b := &stagedBatch{Start: s.st.TreeSize, Records: fresh, Cursor: cursor}
@@ -289,9 +325,9 @@ func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.Ra
 		return nil
 	}
 	if err := s.finish(ctx, b, stage); err != nil {
-		return res, err
+		return res, nil, err
 	}
 	res.Appended = len(fresh)
 	res.TreeSize = s.st.TreeSize
-	return res, nil
+	return res, claimed, nil
 }

@@ -48,7 +48,7 @@ func (b *stagedBatch) end() int64 { return b.Start + int64(len(b.Records)) }
 // stateHeader is the first line of the state object, in JSON. When a
 // batch is staged, its records follow, one line each:
 //
-//	project filename sha256 size upload_time [publisher-kind publisher-SAN]
+//	project filename sha256 size upload_time [publisher-kind publisher-SAN] [claimed claimant-kind claimant-value]
 //
 // (no field can hold a space). A batch often holds 100,000 records: as lines
 // they cost a fraction of what a JSON array of objects costs to write.
@@ -93,6 +93,10 @@ func (st *state) marshal() ([]byte, error) {
 			data = append(append(data, ' '), r.Publisher.Kind...)
 			data = append(append(data, ' '), r.Publisher.SAN...)
 		}
+		if r.Claimant != nil {
+			data = append(append(data, " claimed "...), r.Claimant.Kind...)
+			data = append(append(data, ' '), r.Claimant.Value...)
+		}
 		data = append(data, '\n')
 	}
 	return data, nil
@@ -123,10 +127,15 @@ func parseState(data []byte) (*state, error) {
 			return nil, fmt.Errorf("staged record %d doesn't end in a newline", i)
 		}
 		f := strings.Split(line, " ")
-		if len(f) != 5 && len(f) != 7 {
-			return nil, fmt.Errorf("staged record %d: %d fields, want 5 or 7", i, len(f))
+		var claimant *tiles.Claimant
+		if n := len(f); n >= 8 && f[n-3] == "claimed" {
+			claimant = &tiles.Claimant{Kind: f[n-2], Value: f[n-1]}
+			f = f[:n-3]
 		}
-		r := Record{Project: f[0], Filename: f[1], UploadTime: f[4]}
+		if len(f) != 5 && len(f) != 7 {
+			return nil, fmt.Errorf("staged record %d: %d fields, want 5 or 7, then maybe a claimant", i, len(f))
+		}
+		r := Record{Project: f[0], Filename: f[1], UploadTime: f[4], Claimant: claimant}
 		var err error
 		if r.SHA256, err = tiles.ParseHexDigest(f[2]); err != nil {
 			return nil, fmt.Errorf("staged record %d: %w", i, err)

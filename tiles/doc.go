@@ -93,11 +93,14 @@
 //	<origin>
 //	project <normalized project name>
 //	size <tree size the index covers>
-//	<leaf index> <filename> sha256:<hex> <size> <upload-time>
+//	<leaf index> <filename> sha256:<hex> <size> <upload-time>[ claimed <kind> <value>]
 //	...
 //
 // one line per logged file of the project, in leaf index order, every leaf
-// index below the covered size. upload-time is RFC 3339 UTC
+// index below the covered size. The claimant, when present, is who claimed
+// the file with these bytes before the log found it on PyPI ([Claimant],
+// [CheckClaimant]: key <verifier key>, github <workflow URL>, gitlab
+// <configuration URL>). upload-time is RFC 3339 UTC
 // ("2024-01-02T03:04:05Z", fractional seconds allowed) or "-" when PyPI has
 // none. The second line can never parse as a tree size, so a project index
 // can't be mistaken for a checkpoint. A client reads the index, then proves

@@ -25,6 +25,9 @@ type IndexLine struct {
 	Size int64
 	// UploadTime is RFC 3339 UTC, or NoUploadTime.
 	UploadTime string
+	// Claimant is who claimed the file, with these bytes, before the log
+	// found it on PyPI (package claim), if anyone did.
+	Claimant *Claimant
 }
 
 // Index is the body of a project index note.
@@ -123,7 +126,14 @@ func FormatIndex(x Index) ([]byte, error) {
 		b = append(append(b, l.Filename...), " sha256:"...)
 		b = append(hex.AppendEncode(b, l.SHA256[:]), ' ')
 		b = append(strconv.AppendInt(b, l.Size, 10), ' ')
-		b = append(append(b, l.UploadTime...), '\n')
+		b = append(b, l.UploadTime...)
+		if l.Claimant != nil {
+			if err := CheckClaimant(*l.Claimant); err != nil {
+				return nil, err
+			}
+			b = append(append(append(append(b, " claimed "...), l.Claimant.Kind...), ' '), l.Claimant.Value...)
+		}
+		b = append(b, '\n')
 	}
 	return b, nil
 }
@@ -156,8 +166,8 @@ func ParseIndex(text string) (Index, error) {
 	last := int64(-1)
 	for i, line := range lines[3:] {
 		f := strings.Split(line, " ")
-		if len(f) != 5 {
-			return x, malformed("index line %d has %d fields, want 5", i+4, len(f))
+		if len(f) != 5 && (len(f) != 8 || f[5] != "claimed") {
+			return x, malformed("index line %d has %d fields, want 5, or 8 with a claimant", i+4, len(f))
 		}
 		var l IndexLine
 		if l.Leaf, err = parseDecimal(f[0]); err != nil || l.Leaf <= last || l.Leaf >= x.TreeSize {
@@ -178,6 +188,13 @@ func ParseIndex(text string) (Index, error) {
 			return x, fmt.Errorf("index line %d: %w", i+4, err)
 		}
 		l.UploadTime = f[4]
+		if len(f) == 8 {
+			c := Claimant{Kind: f[6], Value: f[7]}
+			if err := CheckClaimant(c); err != nil {
+				return x, fmt.Errorf("index line %d: %w", i+4, err)
+			}
+			l.Claimant = &c
+		}
 		x.Lines = append(x.Lines, l)
 	}
 	return x, nil

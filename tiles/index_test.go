@@ -22,6 +22,9 @@ const testIndexText = testOrigin + "\n" +
 	"7 urllib3-2.6.3.tar.gz sha256:" + otherHex + " 0 2026-01-07T18:23:47Z\n" +
 	"999 urllib3-0.1.tar.gz sha256:" + otherHex + " 9223372036854775807 -\n"
 
+// testClaimantKey is a note verifier key, a claimant's value.
+const testClaimantKey = "maintainer+c6e2099f+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
+
 func testIndex(t testing.TB) Index {
 	return Index{
 		Origin:   testOrigin,
@@ -44,6 +47,18 @@ func TestIndexRoundTrip(t *testing.T) {
 		{"three files", testIndex(t), testIndexText},
 		{"no files, empty log", Index{Origin: testOrigin, Project: "a"}, testOrigin + "\nproject a\nsize 0\n"},
 		{"no files yet", Index{Origin: testOrigin, Project: "zope-interface", TreeSize: 70000}, testOrigin + "\nproject zope-interface\nsize 70000\n"},
+		{
+			"claimed files",
+			Index{Origin: "o", Project: "p", TreeSize: 3, Lines: []IndexLine{
+				{Leaf: 0, Filename: "p-1.whl", UploadTime: "-", Claimant: &Claimant{Kind: ClaimantGitHub, Value: "https://github.com/o/p/.github/workflows/release.yml"}},
+				{Leaf: 1, Filename: "p-1.tar.gz", UploadTime: "-"},
+				{Leaf: 2, Filename: "p-2.tar.gz", UploadTime: "-", Claimant: &Claimant{Kind: ClaimantKey, Value: testClaimantKey}},
+			}},
+			"o\nproject p\nsize 3\n" +
+				"0 p-1.whl sha256:" + strings.Repeat("0", 64) + " 0 - claimed github https://github.com/o/p/.github/workflows/release.yml\n" +
+				"1 p-1.tar.gz sha256:" + strings.Repeat("0", 64) + " 0 -\n" +
+				"2 p-2.tar.gz sha256:" + strings.Repeat("0", 64) + " 0 - claimed key " + testClaimantKey + "\n",
+		},
 		{
 			"leaf 0 in tree of size 1",
 			Index{Origin: "o", Project: "p", TreeSize: 1, Lines: []IndexLine{{Leaf: 0, Filename: "p-1.whl", UploadTime: "1970-01-01T00:00:00Z"}}},
@@ -82,6 +97,13 @@ func TestParseIndexRejects(t *testing.T) {
 		text string
 	}{
 		{"empty", ""},
+		{"claimant without keyword", head + "5 a.whl " + sha + " 10 - key " + testClaimantKey + "\n"},
+		{"claimant keyword misspelt", head + "5 a.whl " + sha + " 10 - claimant key " + testClaimantKey + "\n"},
+		{"claimant of unknown kind", head + "5 a.whl " + sha + " 10 - claimed google a@b.c\n"},
+		{"claimant key not a key", head + "5 a.whl " + sha + " 10 - claimed key k+1234\n"},
+		{"claimant github with ref", head + "5 a.whl " + sha + " 10 - claimed github https://github.com/o/p/.github/workflows/r.yml@refs/tags/v1\n"},
+		{"claimant without value", head + "5 a.whl " + sha + " 10 - claimed key\n"},
+		{"claimant twice", head + "5 a.whl " + sha + " 10 - claimed key " + testClaimantKey + " claimed key " + testClaimantKey + "\n"},
 		{"missing trailing LF", strings.TrimSuffix(testIndexText, "\n")},
 		{"CRLF", strings.ReplaceAll(testIndexText, "\n", "\r\n")},
 		{"only origin", testOrigin + "\n"},
@@ -340,6 +362,8 @@ func TestIndexIsNotCheckpoint(t *testing.T) {
 
 func FuzzParseIndex(f *testing.F) {
 	f.Add(testIndexText)
+	f.Add(testOrigin + "\nproject a\nsize 1\n0 a.whl sha256:" + pepHex + " 1 - claimed key " + testClaimantKey + "\n")
+	f.Add(testOrigin + "\nproject a\nsize 1\n0 a.whl sha256:" + pepHex + " 1 - claimed gitlab https://gitlab.com/g/p//.gitlab-ci.yml\n")
 	f.Add(testOrigin + "\nproject a\nsize 0\n")
 	f.Add(testOrigin + "\nproject a\nsize 1\n0 a.whl sha256:" + pepHex + " 1 -\n")
 	f.Add(testOrigin + "\nproject a\nsize 1\n0 a.whl sha256:" + pepHex + " 1 2026-01-07T18:23:45,5Z\n")

@@ -56,9 +56,9 @@ type Failures struct {
 
 // Failures decides whether the verification fails: on a misbehaving log,
 // an unusable cache file, a mismatch, an artifact too few logs answered
-// for, or a publisher problem (see CheckPublishers); with strict, also on
-// an artifact not in the log, on logs that disagree, and when nothing is
-// verified.
+// for, a publisher problem (see CheckPublishers) or a claim problem (see
+// CheckClaims); with strict, also on an artifact not in the log, on logs
+// that disagree, and when nothing is verified.
 func (r *Report) Failures(strict bool) Failures {
 	return r.failures(strict, r.Tampered())
 }
@@ -87,6 +87,13 @@ func (r *Report) failures(strict bool, tampered int) Failures {
 	}
 	if n := r.publisherProblems(); n > 0 {
 		f.Failed = append(f.Failed, fmt.Sprintf("%d publisher mismatches", n))
+	}
+	if missing := r.claimProblems(); missing > 0 {
+		what := "unclaimed"
+		if r.claims == RequireClaimOrPublisher {
+			what = "with neither a claimant nor a publisher"
+		}
+		f.Failed = append(f.Failed, fmt.Sprintf("%d %s (%s)", missing, what, r.claims.Flag()))
 	}
 	if strict {
 		if n := r.Count(StatusNotInLog); n > 0 {

@@ -3,8 +3,9 @@
 // more logs with a quorum (Verifier, Report), compares the files a package
 // index serves with the logs (ComparePublished), checks the PEP 740
 // publishers the logs record against what a lockfile expects
-// (CheckPublishers), reads the logs' TOML configuration (Config), and
-// decides what fails a verification and why (Report.Failures).
+// (CheckPublishers) and the claimants their indexes record (CheckClaims),
+// reads the logs' TOML configuration (Config), and decides what fails a
+// verification and why (Report.Failures).
 //
 // Everything is read from the logs' static files through client.Log, which
 // verifies what it reads; a log that misbehaves is reported, never
@@ -107,6 +108,8 @@ type Report struct {
 	// runs are the verifications per log (nil for a log not used), for
 	// ComparePublished.
 	runs []*logRun
+	// claims is what CheckClaims last required, for Failures.
+	claims ClaimRequirement
 }
 
 // LogStatus is the state of one log during a verification.
@@ -137,6 +140,9 @@ type Result struct {
 	// PublisherProblem, set by CheckPublishers, says why the publisher
 	// the logs record is not acceptable for the artifact.
 	PublisherProblem string
+	// ClaimProblem, set by CheckClaims, says why the claimant the logs
+	// record (or its absence) is not acceptable for the artifact.
+	ClaimProblem string
 }
 
 // LogResult is what one log says about one artifact.
@@ -160,6 +166,10 @@ type LogResult struct {
 	// Publisher is the verified PEP 740 publisher the proven entry
 	// records (status verified only; nil when it records none).
 	Publisher *tiles.Publisher
+	// Claimant is who claimed the file's bytes (package claim), as the
+	// log's index line records it (status verified only; nil when it
+	// records none). Like Size, only the signed index holds it.
+	Claimant *tiles.Claimant
 	// Err is why the log couldn't answer (status error).
 	Err error
 }
@@ -560,13 +570,17 @@ func notInLog(format string, args ...any) plan {
 
 // found is the plan resting on one proven line.
 func found(status Status, loc located, detail string) plan {
-	return plan{
+	p := plan{
 		result: LogResult{
 			Status: status, Leaf: loc.line.Leaf, Detail: detail,
 			Project: loc.project, Filename: loc.line.Filename, SHA256: loc.line.SHA256, Size: loc.line.Size,
 		},
 		prove: []located{loc},
 	}
+	if status == StatusVerified {
+		p.result.Claimant = loc.line.Claimant
+	}
+	return p
 }
 
 // notYetProvable explains an index line beyond the verified checkpoint.

@@ -76,7 +76,12 @@ func printStoredAlarm(g *globals, a *sequencer.StoredAlarm) {
 	if a.LoggedSHA256 != "" {
 		fmt.Fprintf(g.stdout, "  logged sha256:%s size %d\n", a.LoggedSHA256, a.LoggedSize)
 	}
-	fmt.Fprintf(g.stdout, "  served sha256:%s size %d\n", a.ServedSHA256, a.ServedSize)
+	if a.ServedSHA256 != "" {
+		fmt.Fprintf(g.stdout, "  served sha256:%s size %d\n", a.ServedSHA256, a.ServedSize)
+	}
+	if a.ClaimedSHA256 != "" {
+		fmt.Fprintf(g.stdout, "  claimed sha256:%s size %d by %s (%s)\n", a.ClaimedSHA256, a.ClaimedSize, a.Claimant, a.Claim)
+	}
 	if a.Detail != "" {
 		fmt.Fprintf(g.stdout, "  %s\n", a.Detail)
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -489,23 +488,8 @@ claim identity at each intake.`,
 			if _, err := claim.KeyIdentity(vkey); err != nil {
 				return usagef("--name %q: %v", name, err)
 			}
-			file, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if errors.Is(err, fs.ErrExist) {
-				return usagef("%s exists; refusing to overwrite a key", out)
-			}
-			if err != nil {
-				return usagef("couldn't create key file: %v", err)
-			}
-			_, err = fmt.Fprintln(file, skey)
-			if err == nil {
-				err = file.Sync()
-			}
-			if cerr := file.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				os.Remove(out)
-				return fmt.Errorf("couldn't write key file: %w", err)
+			if err := writeKeyFile(out, skey); err != nil {
+				return err
 			}
 			fmt.Fprintln(g.stdout, vkey)
 			return nil
@@ -560,7 +544,7 @@ https://..."). Every change is published beside the log.
 				}
 				ch.New = claim.Identity{Kind: claim.KindKey, Value: vkey}
 			default:
-				if ch.New, err = claim.ParseIdentity(newIdentity); err != nil {
+				if ch.New, err = tiles.ParseClaimant(newIdentity); err != nil {
 					return usagef("--new-identity: %v", err)
 				}
 			}
@@ -576,7 +560,7 @@ https://..."). Every change is published beside the log.
 			case oldIdentity == "":
 				return usagef("--oidc needs --old-identity: the workflow that is the project's identity now")
 			default:
-				if ch.Old, err = claim.ParseIdentity(oldIdentity); err != nil || !ch.Old.IsOIDC() {
+				if ch.Old, err = tiles.ParseClaimant(oldIdentity); err != nil || !ch.Old.IsOIDC() {
 					return usagef("--old-identity %q: want \"github https://github.com/OWNER/REPO/.github/workflows/FILE\" or \"gitlab https://...\"", oldIdentity)
 				}
 			}

@@ -20,46 +20,17 @@ import (
 	"github.com/pysumdb/pysumdb/claim"
 	"github.com/pysumdb/pysumdb/intake"
 	"github.com/pysumdb/pysumdb/intake/oidctest"
-	"github.com/pysumdb/pysumdb/internal/syncbuf"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
 var intakeURLPattern = regexp.MustCompile(`msg="intake listening" url=(http://127\.0\.0\.1:\d+)/`)
 
-// runningIntake is `pysumdb intake` running in the test's process.
-type runningIntake struct {
-	url    string
-	stderr *syncbuf.Buffer
-	stop   func()
-	status chan int
-}
-
-func startIntake(t *testing.T, args ...string) *runningIntake {
+// startIntake runs `pysumdb intake --listen 127.0.0.1:0` (and args) in
+// the test's process until the test ends.
+func startIntake(t *testing.T, args ...string) *runningServer {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningIntake{stderr: &syncbuf.Buffer{}, stop: cancel, status: make(chan int, 1)}
-	go func() {
-		r.status <- runContext(ctx, append([]string{"intake", "--listen", "127.0.0.1:0"}, args...), &bytes.Buffer{}, r.stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-r.status
-	})
-	for range 600 {
-		if m := intakeURLPattern.FindStringSubmatch(r.stderr.String()); m != nil {
-			r.url = m[1]
-			return r
-		}
-		select {
-		case status := <-r.status:
-			r.status <- status
-			t.Fatalf("intake exited %d: %s", status, r.stderr)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	t.Fatalf("intake did not start: %s", r.stderr)
-	return nil
+	return startServer(t, "intake", intakeURLPattern, append([]string{"intake", "--listen", "127.0.0.1:0"}, args...))
 }
 
 // claimRun runs the command in the test's process and checks its exit

@@ -164,7 +164,7 @@ func runCosignScenario(t *testing.T, l *cosignLog, w1, w2 testWitnessServer) {
 type ourWitness struct {
 	t     *testing.T
 	setup []string
-	run   *runningWitness
+	run   *runningServer
 	vkey  string
 	url   string
 }

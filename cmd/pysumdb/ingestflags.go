@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/pysumdb/pysumdb/intake"
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/publish/storeurl"
 	"github.com/pysumdb/pysumdb/sequencer"
@@ -46,6 +47,8 @@ type ingestFlags struct {
 	// register that flag themselves.
 	witnesses      []sequencer.Witness
 	witnessTimeout time.Duration
+	claimDeadline  time.Duration
+	claimIssuers   []string
 }
 
 func (f *ingestFlags) register(fs *pflag.FlagSet, defaultIndex string) {
@@ -57,6 +60,28 @@ func (f *ingestFlags) register(fs *pflag.FlagSet, defaultIndex string) {
 	fs.BoolVar(&f.recheck, "recheck", false, "read every project again (deduped against the log) to catch files changed without an announced change")
 	fs.BoolVar(&f.attestations, "attestations", true, "verify PEP 740 attestations of new files and record their publisher")
 	fs.BoolVar(&f.pinnedRoot, "pin-trusted-root", false, "trust only the Sigstore root shipped in the binary (no TUF refresh)")
+	fs.DurationVar(&f.claimDeadline, "claim-deadline", sequencer.DefaultClaimDeadline, "a file its maintainer claimed that the log hasn't found on PyPI this long after the claim is an alarm (0: no such alarm)")
+	fs.StringArrayVar(&f.claimIssuers, "claim-issuer", nil, "an OIDC issuer the claims' tokens are verified with again, [github=|gitlab=]URL, as pysumdb intake's --oidc-issuer (repeated; replaces the defaults, GitHub Actions and gitlab.com)")
+}
+
+// sequencer returns the sequencer's configuration for store, skey and
+// logger, with the options of the flags.
+func (f *ingestFlags) sequencer(store publish.Store, skey string, logger *slog.Logger) (sequencer.Config, error) {
+	cfg := sequencer.Config{
+		Store: store, Key: skey, Logger: logger, Holder: holderName(),
+		Witnesses: f.witnesses, WitnessTimeout: f.witnessTimeout, ClaimDeadline: f.claimDeadline,
+	}
+	if f.claimDeadline == 0 {
+		cfg.ClaimDeadline = -1
+	}
+	for _, s := range f.claimIssuers {
+		iss, err := intake.ParseIssuer(s)
+		if err != nil {
+			return cfg, usagef("--claim-issuer: %v", err)
+		}
+		cfg.ClaimIssuers = append(cfg.ClaimIssuers, iss)
+	}
+	return cfg, nil
 }
 
 // config builds the ingest configuration for store.
@@ -73,10 +98,13 @@ func (f *ingestFlags) config(store publish.Store, skey string, logger *slog.Logg
 	if err != nil {
 		return ingest.Config{}, usageError{err}
 	}
+	seq, err := f.sequencer(store, skey, logger)
+	if err != nil {
+		return ingest.Config{}, err
+	}
 	cfg := ingest.Config{
-		Store: store, Key: skey, PyPI: client, MaxFiles: f.batchSize,
-		ResetCursor: f.resetCursor, Recheck: f.recheck, Logger: logger, Holder: holderName(),
-		Witnesses: f.witnesses, WitnessTimeout: f.witnessTimeout,
+		Sequencer: seq, PyPI: client, MaxFiles: f.batchSize,
+		ResetCursor: f.resetCursor, Recheck: f.recheck,
 	}
 	if f.attestations {
 		cacheDir := ""

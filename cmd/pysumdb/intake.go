@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -152,20 +151,5 @@ func serveIntake(ctx context.Context, ln net.Listener, srv http.Handler, logger 
 		MaxHeaderBytes:    intakeMaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	shutdown := make(chan error, 1)
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), intakeShutdownTimeout)
-		defer cancel()
-		shutdown <- hs.Shutdown(sctx)
-	}()
-	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("intake server: %w", err)
-	}
-	if err := <-shutdown; err != nil {
-		logger.Warn("intake stopped with requests in progress", "err", err)
-		return fmt.Errorf("intake shutdown: %w", err)
-	}
-	logger.Info("intake stopped")
-	return nil
+	return serveUntilDone(ctx, "intake", hs, ln, intakeShutdownTimeout, logger)
 }

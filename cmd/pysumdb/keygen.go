@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -40,23 +38,8 @@ overwritten); the verifier key, which clients pin, is printed.`,
 			if err != nil {
 				return err
 			}
-			f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if errors.Is(err, fs.ErrExist) {
-				return usagef("%s exists; refusing to overwrite a key", out)
-			}
-			if err != nil {
-				return fmt.Errorf("couldn't create key file: %w", err)
-			}
-			_, err = fmt.Fprintln(f, skey)
-			if err == nil {
-				err = f.Sync()
-			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				os.Remove(out)
-				return fmt.Errorf("couldn't write key file: %w", err)
+			if err := writeKeyFile(out, skey); err != nil {
+				return err
 			}
 			fmt.Fprintln(g.stdout, vkey)
 			return nil

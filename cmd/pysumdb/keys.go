@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -55,4 +56,29 @@ func readKeyArg(flag, what, arg string, check func(string) error) (string, error
 		return "", usagef("%s: %s does not hold a %s: %v", flag, arg, what, err)
 	}
 	return vkey, nil
+}
+
+// writeKeyFile writes a private key to the new file out (mode 0600), and
+// syncs it: an existing file is a usage error, never overwritten, and a
+// file that could not be written whole is removed.
+func writeKeyFile(out, skey string) error {
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return usagef("%s exists; refusing to overwrite a key", out)
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't create key file: %w", err)
+	}
+	_, err = fmt.Fprintln(f, skey)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(out)
+		return fmt.Errorf("couldn't write key file: %w", err)
+	}
+	return nil
 }

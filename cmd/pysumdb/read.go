@@ -113,7 +113,11 @@ func newLookupCommand(g *globals) *cobra.Command {
 		Long: `lookup prints the files the log holds for PROJECT (or only FILENAME): leaf
 index, filename, sha256, size and upload time, each proven by an inclusion
 proof against the verified checkpoint ("verified"). Files the project index
-lists beyond the checkpoint's size are shown as "not yet provable". --json
+lists beyond the checkpoint's size are shown as "not yet provable". A file's
+verified PEP 740 publisher, if its entry records one, is shown as
+publisher=KIND:SAN; its claimant, if the index line records one (the
+maintainers claimed these bytes with pysumdb claim before the log found the
+file on PyPI), as claimed=KIND:VALUE (KIND key, github or gitlab). --json
 prints them as JSON (its fields are described in the README, "JSON
 output").
 
@@ -144,6 +148,9 @@ output").
 				fmt.Fprintf(g.stdout, "%d %s %s %d %s %s", f.Leaf, f.Filename, tiles.FormatSHA256(f.SHA256), f.Size, f.UploadTime, lookupStatus(f))
 				if f.Publisher != nil {
 					fmt.Fprintf(g.stdout, " publisher=%s:%s", f.Publisher.Kind, f.Publisher.SAN)
+				}
+				if f.Claimant != nil {
+					fmt.Fprintf(g.stdout, " claimed=%s:%s", f.Claimant.Kind, f.Claimant.Value)
 				}
 				fmt.Fprintln(g.stdout)
 				if g.verbose && f.Proven {
@@ -186,6 +193,7 @@ type (
 		UploadTime *string        `json:"upload_time"`
 		Status     string         `json:"status"`
 		Publisher  *jsonPublisher `json:"publisher,omitempty"`
+		Claimant   *jsonClaimant  `json:"claimant,omitempty"`
 	}
 )
 
@@ -197,7 +205,7 @@ func writeLookupJSON(w io.Writer, origin, location string, cp tiles.Checkpoint, 
 	}
 	for _, f := range files {
 		jf := jsonLookupFile{Leaf: f.Leaf, Filename: f.Filename, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size,
-			Status: strings.ReplaceAll(lookupStatus(f), " ", "-"), Publisher: publisherJSON(f.Publisher)}
+			Status: strings.ReplaceAll(lookupStatus(f), " ", "-"), Publisher: publisherJSON(f.Publisher), Claimant: claimantJSON(f.Claimant)}
 		if f.UploadTime != tiles.NoUploadTime {
 			t := f.UploadTime
 			jf.UploadTime = &t

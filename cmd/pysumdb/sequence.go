@@ -115,8 +115,11 @@ the aborted run's lease has expired, 5 minutes by default).
 				publishPageAfter(work, err, store, skey, logger)
 				return reportIngest(g, storeLoc, sum, err, time.Since(start))
 			}
-			seq, err := sequencer.Open(work, sequencer.Config{Store: store, Key: skey, Logger: logger, Holder: holderName(),
-				Witnesses: ingestOpts.witnesses, WitnessTimeout: ingestOpts.witnessTimeout})
+			seqCfg, err := ingestOpts.sequencer(store, skey, logger)
+			if err != nil {
+				return err
+			}
+			seq, err := sequencer.Open(work, seqCfg)
 			if err != nil {
 				return err
 			}

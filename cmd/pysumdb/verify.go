@@ -184,7 +184,7 @@ func originUsageError(location string, e *client.OriginError) error {
 func newVerifyCommand(g *globals) *cobra.Command {
 	var lf logFlags
 	var format string
-	var strict, asJSON, requirePublisher bool
+	var strict, asJSON, requirePublisher, requireClaim, requireClaimOrPublisher bool
 	var saveProofsDir, offlineDir string
 	c := &cobra.Command{
 		Use:   "verify [LOCKFILE...] [--log URL --vkey VKEY | --config FILE] [--exclude GLOB] [--strict] [--json]",
@@ -229,6 +229,21 @@ attestation-identities must name that publisher (PUBLISHER MISMATCH
 otherwise, a failure), and --require-publisher fails verified artifacts
 whose entry records none.
 
+Claims: each verified artifact's index line may record its claimant, the
+identity (a note key, or a GitHub or GitLab workflow) of the maintainers
+who claimed these bytes at the log's intake (pysumdb claim) before the log
+found the file on PyPI with the same sha256 and size; -v shows it
+("claimed by key ..."). Each log records the claims its own intake
+received, so logs may differ (a claim made at one intake only): an
+artifact is claimed when a log that verified it records a claimant.
+--require-claim fails verified artifacts whose logs record no claimant
+(UNCLAIMED); --require-claim-or-publisher fails those
+with neither a claimant nor a verified publisher. The requirements add up:
+--require-publisher with --require-claim requires both;
+--require-claim-or-publisher adds nothing to either of them (a publisher
+or a claimant, already required, satisfies it). Claims are not in the
+offline proofs: --offline takes neither flag.
+
 Each failure names the artifact, the lockfile's hash, the log's (or where it
 was logged) and the leaf index; with -v, verified artifacts are listed too,
 with their leaf, and each artifact not in the log; with -q, only the
@@ -238,8 +253,9 @@ fields are described in the README, "JSON output").
 ` + logFlagsHelp + `
 
 Exit status: 0 everything verified or skipped (not-in-log artifacts are
-warnings), 1 a verification failed (a mismatch of a hash, a publisher mismatch, too
-few logs answered, or with --strict an artifact not in the log, logs that
+warnings), 1 a verification failed (a mismatch of a hash, a publisher or
+claim mismatch, a publisher or claimant required and missing, too few
+logs answered, or with --strict an artifact not in the log, logs that
 disagree, or nothing verified), 2 usage error, unreadable lockfile, no
 lockfile found, a --vkey for another log than --log's (the origins differ),
 or an unusable cached checkpoint, 3 SECURITY ERROR: a file pinned by
@@ -258,6 +274,16 @@ as harmless (added to PyPI after the lock).`,
 			run := &verifyRun{strict: strict, verbose: g.verbose, quiet: g.quiet}
 			if offlineDir != "" && (saveProofsDir != "" || asJSON) {
 				return usagef("--offline takes no --save-proofs or --json")
+			}
+			claims := verify.ClaimOptional
+			switch {
+			case requireClaim:
+				claims = verify.RequireClaim
+			case requireClaimOrPublisher:
+				claims = verify.RequireClaimOrPublisher
+			}
+			if offlineDir != "" && claims != verify.ClaimOptional {
+				return usagef("--offline takes no %s: the saved proofs hold the log's entries, not the project indexes that record claimants (verify online to check claims)", claims.Flag())
 			}
 			if err := run.readLockfiles(args, lockfile.Format(format)); err != nil {
 				return err
@@ -278,6 +304,7 @@ as harmless (added to PyPI after the lock).`,
 			}
 			run.elapsed, run.now = time.Since(start), time.Now()
 			rep.CheckPublishers(requirePublisher)
+			rep.CheckClaims(claims)
 			run.rep = rep
 			f := rep.Failures(strict)
 			if len(f.Security) == 0 && f.WrongOrigin != nil {
@@ -311,6 +338,8 @@ as harmless (added to PyPI after the lock).`,
 	c.Flags().BoolVar(&strict, "strict", false, "fail on artifacts not in the log, on logs that disagree, and when nothing is verified")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
 	c.Flags().BoolVar(&requirePublisher, "require-publisher", false, "fail on verified artifacts whose log entry records no verified PEP 740 publisher")
+	c.Flags().BoolVar(&requireClaim, "require-claim", false, "fail on verified artifacts whose logs record no claimant (no maintainer claimed them with pysumdb claim)")
+	c.Flags().BoolVar(&requireClaimOrPublisher, "require-claim-or-publisher", false, "fail on verified artifacts whose logs record neither a claimant nor a verified PEP 740 publisher")
 	return c
 }
 

@@ -92,7 +92,7 @@ func onlyUnusableLogs(rep *verify.Report, res verify.Result) bool {
 // verify.Report.Failures), to be shown even with -q.
 func (r *verifyRun) isFailure(res verify.Result) bool {
 	switch {
-	case res.Status == verify.StatusMismatch, res.Status == verify.StatusError, res.PublisherProblem != "":
+	case res.Status == verify.StatusMismatch, res.Status == verify.StatusError, res.PublisherProblem != "", res.ClaimProblem != "":
 		return true
 	case r.strict:
 		return res.Status == verify.StatusNotInLog || res.Disagreement
@@ -149,16 +149,20 @@ func (r *verifyRun) writeText(w io.Writer) {
 			continue
 		case res.Disagreement:
 			label = disagreementLabel(res.Status, label)
-		case res.PublisherProblem != "":
-			fmt.Fprintf(w, "PUBLISHER MISMATCH %s at %s: %s\n", artifactName(a), location(a), res.PublisherProblem)
-		case res.Status == verify.StatusVerified && !r.verbose:
+		case res.Status == verify.StatusVerified && !r.verbose && res.PublisherProblem == "" && res.ClaimProblem == "":
 			continue
+		}
+		if res.PublisherProblem != "" {
+			fmt.Fprintf(w, "PUBLISHER MISMATCH %s at %s: %s\n", artifactName(a), location(a), res.PublisherProblem)
+		}
+		if res.ClaimProblem != "" {
+			fmt.Fprintf(w, "%s %s at %s: %s\n", "UNCLAIMED", artifactName(a), location(a), res.ClaimProblem)
 		}
 		writeArtifactLine(w, label, rep, res)
 		if res.IsTampered() {
 			fmt.Fprintln(w, "  SECURITY ERROR: a file is published once under its name, and the logs recorded other bytes for this one: the index served other bytes when the lockfile was made, or the lockfile was edited since.")
 		}
-		if next := nextStep(res); next != "" {
+		if next := nextStep(res, rep.ClaimsRequired()); next != "" {
 			fmt.Fprintf(w, "  next: %s\n", next)
 		}
 	}
@@ -205,19 +209,27 @@ func writeArtifactLine(w io.Writer, label string, rep *verify.Report, res verify
 	if p := res.Publisher(); p != nil {
 		fmt.Fprintf(w, " publisher %s %s", p.Kind, p.SAN)
 	}
+	if c := res.Claimant(); c != nil {
+		fmt.Fprintf(w, " claimed by %s %s", c.Kind, c.Value)
+	}
 	fmt.Fprintln(w)
 	writeLogLines(w, rep, res)
 }
 
 // nextStep is the one thing to do about a failed result, "" for none:
-// each kind of failure has its own.
-func nextStep(res verify.Result) string {
+// each kind of failure has its own. claims is what the claims were
+// checked against (verify.Report.ClaimsRequired).
+func nextStep(res verify.Result, claims verify.ClaimRequirement) string {
 	a := res.Artifact
 	release := a.Project
 	if a.Version != "" {
 		release += "==" + a.Version
 	}
 	switch {
+	case res.Status == verify.StatusVerified && res.ClaimProblem != "" && claims == verify.RequireClaimOrPublisher:
+		return fmt.Sprintf("ask the maintainers of %s to claim their uploads (pysumdb claim) or to publish them with attestations (a PyPI Trusted Publisher), or drop %s.", a.Project, claims.Flag())
+	case res.Status == verify.StatusVerified && res.ClaimProblem != "":
+		return fmt.Sprintf("ask the maintainers of %s to claim their uploads (pysumdb claim), or drop %s.", a.Project, claims.Flag())
 	case res.Status != verify.StatusMismatch:
 		return ""
 	case res.IsTampered():
@@ -477,6 +489,11 @@ type (
 		Publisher    *jsonPublisher `json:"publisher,omitempty"`
 		// PublisherProblem says why the publisher is not acceptable.
 		PublisherProblem string `json:"publisher_problem,omitempty"`
+		// Claimant is who claimed the file, as the verifying logs'
+		// indexes record it; ClaimProblem why it (or its absence) is not
+		// acceptable.
+		Claimant     *jsonClaimant `json:"claimant,omitempty"`
+		ClaimProblem string        `json:"claim_problem,omitempty"`
 		// Tampered is set for a file pinned with other bytes than the
 		// logs agree on for its filename (a SECURITY ERROR).
 		Tampered bool `json:"tampered,omitempty"`
@@ -492,6 +509,9 @@ type (
 		Filename string        `json:"logged_filename,omitempty"`
 		SHA256   string        `json:"logged_sha256,omitempty"`
 		Size     *int64        `json:"logged_size,omitempty"`
+		// Claimant is the claimant this log's index records (verified
+		// only).
+		Claimant *jsonClaimant `json:"claimant,omitempty"`
 		Detail   string        `json:"detail"`
 		Error    string        `json:"error,omitempty"`
 	}
@@ -515,6 +535,19 @@ func publisherJSON(p *tiles.Publisher) *jsonPublisher {
 		return nil
 	}
 	return &jsonPublisher{Kind: p.Kind, SAN: p.SAN}
+}
+
+// jsonClaimant is a claimant (package claim) in JSON.
+type jsonClaimant struct {
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+}
+
+func claimantJSON(c *tiles.Claimant) *jsonClaimant {
+	if c == nil {
+		return nil
+	}
+	return &jsonClaimant{Kind: c.Kind, Value: c.Value}
 }
 
 func jsonLogs(rep *verify.Report, logs *openedLogs) []jsonLog {
@@ -551,9 +584,10 @@ func jsonArtifacts(rep *verify.Report, statusWord func(verify.Status) verify.Sta
 			Project: a.Project, Version: a.Version, Filename: a.Filename, SHA256: a.SHA256, File: a.File, Line: a.Line,
 			Status: statusWord(res.Status), Skip: a.Skip, Warning: a.Warning, Disagreement: res.Disagreement,
 			Publisher: publisherJSON(res.Publisher()), PublisherProblem: res.PublisherProblem,
+			Claimant: claimantJSON(res.Claimant()), ClaimProblem: res.ClaimProblem,
 		}
 		for i, lr := range res.Logs {
-			jr := jsonLogResult{Origin: rep.Logs[i].Origin, Status: statusWord(lr.Status), Detail: lr.Detail}
+			jr := jsonLogResult{Origin: rep.Logs[i].Origin, Status: statusWord(lr.Status), Detail: lr.Detail, Claimant: claimantJSON(lr.Claimant)}
 			if lr.Leaf >= 0 {
 				jr.Leaf, jr.Size = &lr.Leaf, &lr.Size
 				jr.Project, jr.Filename, jr.SHA256 = lr.Project, lr.Filename, hex.EncodeToString(lr.SHA256[:])
@@ -631,7 +665,7 @@ func (r *verifyRun) writeJSON(w io.Writer, f verify.Failures, status int) error 
 		}
 	}
 	for j, res := range r.rep.Results {
-		out.Artifacts[j].Tampered, out.Artifacts[j].NextStep = res.IsTampered(), nextStep(res)
+		out.Artifacts[j].Tampered, out.Artifacts[j].NextStep = res.IsTampered(), nextStep(res, r.rep.ClaimsRequired())
 	}
 	for _, inc := range r.included {
 		out.Included = append(out.Included, jsonIncludedFile{Path: inc[0], IncludedBy: inc[1]})

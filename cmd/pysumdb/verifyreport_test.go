@@ -17,6 +17,7 @@ import (
 	"github.com/pysumdb/pysumdb/client/clienttest"
 	"github.com/pysumdb/pysumdb/lockfile"
 	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/pysumdb/pysumdb/verify"
 )
 
@@ -25,15 +26,20 @@ import (
 const (
 	goldenSKey = "PRIVATE+KEY+a.test/log+59995e16+AUcbT0t4e16FOAbx3cpSlQj5+jmO/hvF02PhQ/gcIq98"
 	goldenVKey = "a.test/log+59995e16+Ab7lq0stivZNI4mhlApTgm17BJ+0ScHQsMOnSkk4T48X"
+	// goldenClaimKey is the claim key of qux's maintainers.
+	goldenClaimKey = "qux-maintainers+0d1cbff9+AVS8pNGZXaHwNcmHtH4KP6cwh8rQexnMYSbQ5xmeQJqd"
+	// goldenClaimWorkflow is the workflow that claims bar's files.
+	goldenClaimWorkflow = "https://github.com/bar/bar/.github/workflows/release.yml"
 )
 
 // goldenRun verifies artifacts of two lockfiles (uv.lock and
 // requirements.txt) against a small log: foo 1.0 (two files, one of them
-// logged with another hash), bar 2.0, qux 1.0 (with a wheel uploaded
-// after the lock), and files of 2025; the lockfiles also pin foo 1.1 and
-// baz, which the log doesn't have, a skipped local package, a hash of bar
-// and a hash that is none of bar's.
-func goldenRun(t *testing.T, strict, verbose, quiet bool) *verifyRun {
+// logged with another hash), bar 2.0 (claimed by a workflow), qux 1.0
+// (the sdist claimed by a key, with a wheel uploaded after the lock), and
+// files of 2025; the lockfiles also pin foo 1.1 and baz, which the log
+// doesn't have, a skipped local package, a hash of bar and a hash that is
+// none of bar's. The claims are checked against claims.
+func goldenRun(t *testing.T, strict, verbose, quiet bool, claims verify.ClaimRequirement) *verifyRun {
 	t.Helper()
 	at := func(r sequencer.Record, uploaded string) sequencer.Record {
 		r.UploadTime = uploaded
@@ -48,6 +54,8 @@ func goldenRun(t *testing.T, strict, verbose, quiet bool) *verifyRun {
 		at(clienttest.Record("qux", "qux-1.0.tar.gz"), "2025-06-01T09:00:00Z"),
 		at(clienttest.Record("qux", "qux-1.0-py3-none-any.whl"), "2025-06-20T09:00:00Z"),
 	})
+	tl.Claim(t, "qux", "qux-1.0.tar.gz", &tiles.Claimant{Kind: tiles.ClaimantKey, Value: goldenClaimKey})
+	tl.Claim(t, "bar", "bar-2.0.tar.gz", &tiles.Claimant{Kind: tiles.ClaimantGitHub, Value: goldenClaimWorkflow})
 	counting := &client.CountingFetcher{Fetcher: client.DirFetcher(tl.Store.Root())}
 	l, err := client.NewLog(counting, goldenVKey)
 	if err != nil {
@@ -88,13 +96,15 @@ func goldenRun(t *testing.T, strict, verbose, quiet bool) *verifyRun {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep.CheckClaims(claims)
 	run.rep = rep
 	return run
 }
 
 // TestVerifyReportGolden pins the text and JSON reports of verify: the
 // per-project summary of the files not in the log with how recent the log
-// is and what to do, -q, -v and --strict, several lockfiles
+// is and what to do, -q, -v and --strict, several lockfiles, the
+// claimants, --require-claim and --require-claim-or-publisher
 // (testdata/golden/verify-*.txt; go test -run TestVerifyReportGolden
 // -update rewrites them).
 func TestVerifyReportGolden(t *testing.T) {
@@ -102,15 +112,19 @@ func TestVerifyReportGolden(t *testing.T) {
 		name                   string
 		strict, verbose, quiet bool
 		json                   bool
+		claims                 verify.ClaimRequirement
 	}{
 		{name: "default"},
 		{name: "quiet", quiet: true},
 		{name: "verbose", verbose: true},
 		{name: "strict-quiet", strict: true, quiet: true},
 		{name: "json", json: true},
+		{name: "require-claim", claims: verify.RequireClaim},
+		{name: "require-claim-or-publisher-quiet", quiet: true, claims: verify.RequireClaimOrPublisher},
+		{name: "require-claim-json", json: true, claims: verify.RequireClaim},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			run := goldenRun(t, c.strict, c.verbose, c.quiet)
+			run := goldenRun(t, c.strict, c.verbose, c.quiet, c.claims)
 			var b bytes.Buffer
 			if c.json {
 				f := run.rep.Failures(c.strict)
@@ -135,7 +149,7 @@ func TestVerifyReportGolden(t *testing.T) {
 // TestVerifyReportWords: the text and the JSON name each status with the
 // same word.
 func TestVerifyReportWords(t *testing.T) {
-	run := goldenRun(t, false, true, false)
+	run := goldenRun(t, false, true, false, verify.ClaimOptional)
 	var text, js bytes.Buffer
 	run.writeText(&text)
 	f := run.rep.Failures(false)

@@ -138,23 +138,30 @@ func serveWitness(ctx context.Context, ln net.Listener, w *witness.Witness, logg
 		MaxHeaderBytes:    witnessMaxHeaderBytes,
 	}
 	logger.Info("witness listening", "url", "http://"+ln.Addr().String()+"/", "name", w.Name(), "vkey", w.VerifierKey(), "logs", nlogs)
+	return serveUntilDone(ctx, "witness", srv, ln, witnessShutdownTimeout, logger)
+}
+
+// serveUntilDone serves srv on ln until ctx ends, then shuts it down,
+// letting the requests in progress finish within timeout. name names the
+// server in its errors and log lines.
+func serveUntilDone(ctx context.Context, name string, srv *http.Server, ln net.Listener, timeout time.Duration, logger *slog.Logger) error {
 	shutdown := make(chan error, 1)
 	go func() {
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), witnessShutdownTimeout)
+		sctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		shutdown <- srv.Shutdown(sctx)
 	}()
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("witness server: %w", err)
+		return fmt.Errorf("%s server: %w", name, err)
 	}
 	// Serve returns at once on Shutdown; the requests in progress end
 	// before Shutdown does.
 	if err := <-shutdown; err != nil {
-		logger.Warn("witness stopped with requests in progress", "err", err)
-		return fmt.Errorf("witness shutdown: %w", err)
+		logger.Warn(name+" stopped with requests in progress", "err", err)
+		return fmt.Errorf("%s shutdown: %w", name, err)
 	}
-	logger.Info("witness stopped")
+	logger.Info(name + " stopped")
 	return nil
 }
 

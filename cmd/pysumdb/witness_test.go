@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -73,49 +72,13 @@ func (s *witnessSetup) checkpoint(t *testing.T, n int64) []byte {
 	return msg
 }
 
-// runningWitness is `pysumdb witness` running in the test's process.
-type runningWitness struct {
-	url    string
-	stderr *syncbuf.Buffer
-	stop   func()
-	status chan int
-}
-
 var witnessURLPattern = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/)`)
 
-func startWitness(t *testing.T, args []string) *runningWitness {
+// startWitness runs `pysumdb witness` (args) in the test's process until
+// the test ends.
+func startWitness(t *testing.T, args []string) *runningServer {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &runningWitness{stderr: &syncbuf.Buffer{}, stop: cancel, status: make(chan int, 1)}
-	go func() { r.status <- runContext(ctx, args, &bytes.Buffer{}, r.stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		<-r.status
-	})
-	// Wait for the listening line (or an early exit).
-	for range 600 {
-		if m := witnessURLPattern.FindStringSubmatch(r.stderr.String()); m != nil {
-			r.url = m[1]
-			return r
-		}
-		select {
-		case status := <-r.status:
-			r.status <- status
-			t.Fatalf("witness exited %d: %s", status, r.stderr)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	t.Fatalf("witness did not start: %s", r.stderr)
-	return nil
-}
-
-// shutdown stops the witness as the first signal does and returns its
-// exit status.
-func (r *runningWitness) shutdown() int {
-	r.stop()
-	status := <-r.status
-	r.status <- status // for the cleanup
-	return status
+	return startServer(t, "witness", witnessURLPattern, args)
 }
 
 func TestWitnessCommand(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pysumdb/pysumdb/publish"
+	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/attest"
 	"github.com/pysumdb/pysumdb/sequencer/ingest"
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
@@ -36,7 +37,7 @@ func BenchmarkIngest(b *testing.B) {
 				}
 				skey, _ := seqtest.NewKey(b)
 				client, _ := pypi.NewClient(pypi.Config{BaseURL: srv.URL, RequestsPerSecond: -1, Concurrency: 8})
-				cfg := ingest.Config{Store: store, Key: skey, PyPI: client}
+				cfg := ingest.Config{Sequencer: sequencer.Config{Store: store, Key: skey}, PyPI: client}
 				if checks {
 					if cfg.Attestations, err = attest.NewVerifier(attest.Config{PinnedRoot: true}); err != nil {
 						b.Fatal(err)

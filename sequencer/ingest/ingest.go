@@ -21,7 +21,6 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pysumdb/pysumdb/internal/logging"
-	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/attest"
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
@@ -40,10 +39,9 @@ const DefaultMaxFiles = 100_000
 
 // Config configures Run.
 type Config struct {
-	// Store holds the log.
-	Store publish.Store
-	// Key is the log's private note key.
-	Key string
+	// Sequencer configures the log's sequencer: its store, key, logger
+	// (which Run logs to as well), witnesses and claims.
+	Sequencer sequencer.Config
 	// PyPI reads the index.
 	PyPI *pypi.Client
 	// Attestations verifies PEP 740 provenance of new files; nil logs
@@ -58,14 +56,6 @@ type Config struct {
 	// deduped against the log), then follows from there: it catches files
 	// whose bytes changed without PyPI announcing a change.
 	Recheck bool
-	// Logger receives progress, batch summaries and alarms; nil discards.
-	Logger *slog.Logger
-	// Holder names this process in the lease.
-	Holder string
-	// Witnesses cosign every checkpoint, within WitnessTimeout each (see
-	// sequencer.Config).
-	Witnesses      []sequencer.Witness
-	WitnessTimeout time.Duration
 	// Stop, when closed, makes Run return after the batch in progress is
 	// published (a graceful shutdown); cancelling ctx aborts at once.
 	Stop <-chan struct{}
@@ -100,13 +90,13 @@ const releaseTimeout = 30 * time.Second
 // unacknowledged (Summary.Unacknowledged counts them), joined with any
 // other failure of the run.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
-	logger := logging.OrDiscard(cfg.Logger)
+	logger := logging.OrDiscard(cfg.Sequencer.Logger)
+	cfg.Sequencer.Logger = logger
 	if cfg.MaxFiles <= 0 {
 		cfg.MaxFiles = DefaultMaxFiles
 	}
 	var sum Summary
-	seq, err := sequencer.Open(ctx, sequencer.Config{Store: cfg.Store, Key: cfg.Key, Logger: logger, Holder: cfg.Holder,
-		Witnesses: cfg.Witnesses, WitnessTimeout: cfg.WitnessTimeout})
+	seq, err := sequencer.Open(ctx, cfg.Sequencer)
 	if err != nil {
 		return sum, err
 	}

@@ -65,7 +65,7 @@ func (f *fixture) config(t testing.TB, store publish.Store) ingest.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ingest.Config{Store: store, Key: f.skey, PyPI: c, MaxFiles: 40}
+	return ingest.Config{Sequencer: sequencer.Config{Store: store, Key: f.skey}, PyPI: c, MaxFiles: 40}
 }
 
 func (f *fixture) run(t testing.TB) (ingest.Summary, error) {

@@ -328,3 +328,28 @@ func CheckProofs(t testing.TB, store publish.Store, vkey string) {
 		}
 	}
 }
+
+// IndexLine returns the line of filename in the index of project, in the
+// log in store, and fails t if there is none.
+func IndexLine(t testing.TB, store publish.Store, vkey, project, filename string) tiles.IndexLine {
+	t.Helper()
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _, err := store.Read(context.Background(), tiles.IndexKey(project))
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := tiles.OpenIndex(data, verifier, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range x.Lines {
+		if l.Filename == filename {
+			return l
+		}
+	}
+	t.Fatalf("%s is not in the index of %s", filename, project)
+	return tiles.IndexLine{}
+}
