@@ -20,4 +20,4 @@ RUN CGO_ENABLED=0 go build -trimpath -o /out/pysumdb ./cmd/pysumdb
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/pysumdb /usr/local/bin/pysumdb
 ENTRYPOINT ["/usr/local/bin/pysumdb"]
-CMD ["sequence", "--store", "gs://BUCKET/pypi", "--key", "/secrets/log.key", "--pypi", "https://pypi.org"]
+CMD ["sequence", "--store", "gs://BUCKET/pypi", "--key", "/secrets/log.key", "--pypi", "https://pypi.org", "--log-format", "json"]

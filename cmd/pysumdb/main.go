@@ -29,6 +29,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/tiles"
 )
 
@@ -154,8 +155,11 @@ func runContext(ctx context.Context, args []string, stdout, stderr io.Writer) in
 type globals struct {
 	verbose bool
 	quiet   bool
-	stdout  io.Writer
-	stderr  io.Writer
+	// logFormat is how log lines are written: logFormatText or
+	// logFormatJSON.
+	logFormat string
+	stdout    io.Writer
+	stderr    io.Writer
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -166,8 +170,20 @@ func (g *globals) logger() *slog.Logger {
 	case g.quiet:
 		level = slog.LevelWarn
 	}
+	if g.logFormat == logFormatJSON {
+		return slog.New(logging.NewCloudJSONHandler(g.stderr, level))
+	}
 	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 }
+
+// The values of --log-format.
+const (
+	// logFormatText: key=value lines, for people.
+	logFormatText = "text"
+	// logFormatJSON: a JSON object a line, with the severity names Google
+	// Cloud Logging reads (a Cloud Run job's output).
+	logFormatJSON = "json"
+)
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	g := &globals{stdout: stdout, stderr: stderr}
@@ -192,6 +208,13 @@ verify the log and their lockfiles against it from those files alone.
 	})
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "log only warnings and errors")
+	root.PersistentFlags().StringVar(&g.logFormat, "log-format", logFormatText, "how log lines are written: text, or json (one object a line, with the severity names Google Cloud Logging reads)")
+	root.PersistentPreRunE = func(c *cobra.Command, args []string) error {
+		if g.logFormat != logFormatText && g.logFormat != logFormatJSON {
+			return usagef("--log-format %q: want text or json", g.logFormat)
+		}
+		return nil
+	}
 	// The client commands, which read logs: both builds have them. Those
 	// of the server (commands_server.go) are left out of the client build
 	// (go build -tags pysumdb_client, commands_client.go), which must not
