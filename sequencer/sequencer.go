@@ -59,6 +59,14 @@ type Config struct {
 	// Key is the log's private note key ("PRIVATE+KEY+<origin>+..."), as
 	// `pysumdb keygen` writes it; its name is the log's origin.
 	Key string
+	// Signer signs for the log in place of Key, with a key this process
+	// does not hold (a Cloud KMS key version: package kmssigner); its name
+	// is the log's origin. VerifierKey is then its verifier key, which the
+	// sequencer publishes and verifies what it reads back with: it must
+	// name the Signer's key (same name and key hash). Exactly one of Key
+	// and Signer is set.
+	Signer      note.Signer
+	VerifierKey string
 	// Logger receives progress, recoveries and alarms; nil discards.
 	Logger *slog.Logger
 	// Concurrency bounds parallel object writes and reads; 0 means 32.
@@ -137,20 +145,19 @@ func Open(ctx context.Context, cfg Config) (*Sequencer, error) {
 	if cfg.ClaimDeadline == 0 {
 		cfg.ClaimDeadline = DefaultClaimDeadline
 	}
-	signer, err := note.NewSigner(cfg.Key)
+	signer, vkey, err := cfg.logKey()
 	if err != nil {
-		return nil, fmt.Errorf("couldn't load the log key: %w", err)
+		return nil, err
 	}
 	if err := tiles.CheckOrigin(signer.Name()); err != nil {
 		return nil, fmt.Errorf("the log key's name can't be an origin: %w", err)
 	}
-	vkey, err := tiles.VerifierKey(cfg.Key)
-	if err != nil {
-		return nil, fmt.Errorf("couldn't load the log key: %w", err)
-	}
 	verifier, err := note.NewVerifier(vkey)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the log's verifier key %q: %w", vkey, err)
+	}
+	if verifier.Name() != signer.Name() || verifier.KeyHash() != signer.KeyHash() {
+		return nil, fmt.Errorf("the verifier key %q is not the signer's key (%s, key hash %08x)", vkey, signer.Name(), signer.KeyHash())
 	}
 	var cosign *cosigner
 	if len(cfg.Witnesses) > 0 {
@@ -169,6 +176,26 @@ func Open(ctx context.Context, cfg Config) (*Sequencer, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// logKey returns the log's signer and verifier key: Key's, or Signer and
+// VerifierKey.
+func (cfg *Config) logKey() (note.Signer, string, error) {
+	if cfg.Signer != nil {
+		if cfg.Key != "" {
+			return nil, "", errors.New("both a log key and a signer are configured: give one")
+		}
+		return cfg.Signer, cfg.VerifierKey, nil
+	}
+	signer, err := note.NewSigner(cfg.Key)
+	if err != nil {
+		return nil, "", fmt.Errorf("couldn't load the log key: %w", err)
+	}
+	vkey, err := tiles.VerifierKey(cfg.Key)
+	if err != nil {
+		return nil, "", fmt.Errorf("couldn't load the log key: %w", err)
+	}
+	return signer, vkey, nil
 }
 
 func (s *Sequencer) open(ctx context.Context) error {

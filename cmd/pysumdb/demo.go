@@ -108,7 +108,7 @@ func runDemo(ctx context.Context, g *globals, dir, serveAddr string, tamper bool
 		return err
 	}
 	flags := ingestFlags{pypiURL: srv.URL, rate: -1, concurrency: 8, batchSize: 500, attestations: true, pinnedRoot: true}
-	cfg, err := flags.config(store, skey, logger)
+	cfg, err := flags.config(store, logKey{skey: skey, vkey: vkey}, logger)
 	if err != nil {
 		return err
 	}

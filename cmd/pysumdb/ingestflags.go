@@ -64,13 +64,14 @@ func (f *ingestFlags) register(fs *pflag.FlagSet, defaultIndex string) {
 	fs.StringArrayVar(&f.claimIssuers, "claim-issuer", nil, "an OIDC issuer the claims' tokens are verified with again, [github=|gitlab=]URL, as pysumdb intake's --oidc-issuer (repeated; replaces the defaults, GitHub Actions and gitlab.com)")
 }
 
-// sequencer returns the sequencer's configuration for store, skey and
+// sequencer returns the sequencer's configuration for store, key and
 // logger, with the options of the flags.
-func (f *ingestFlags) sequencer(store publish.Store, skey string, logger *slog.Logger) (sequencer.Config, error) {
+func (f *ingestFlags) sequencer(store publish.Store, key logKey, logger *slog.Logger) (sequencer.Config, error) {
 	cfg := sequencer.Config{
-		Store: store, Key: skey, Logger: logger, Holder: holderName(),
+		Store: store, Logger: logger, Holder: holderName(),
 		Witnesses: f.witnesses, WitnessTimeout: f.witnessTimeout, ClaimDeadline: f.claimDeadline,
 	}
+	key.configure(&cfg)
 	if f.claimDeadline == 0 {
 		cfg.ClaimDeadline = -1
 	}
@@ -85,7 +86,7 @@ func (f *ingestFlags) sequencer(store publish.Store, skey string, logger *slog.L
 }
 
 // config builds the ingest configuration for store.
-func (f *ingestFlags) config(store publish.Store, skey string, logger *slog.Logger) (ingest.Config, error) {
+func (f *ingestFlags) config(store publish.Store, key logKey, logger *slog.Logger) (ingest.Config, error) {
 	client, err := pypi.NewClient(pypi.Config{
 		BaseURL:           f.pypiURL,
 		RequestsPerSecond: f.rate,
@@ -98,7 +99,7 @@ func (f *ingestFlags) config(store publish.Store, skey string, logger *slog.Logg
 	if err != nil {
 		return ingest.Config{}, usageError{err}
 	}
-	seq, err := f.sequencer(store, skey, logger)
+	seq, err := f.sequencer(store, key, logger)
 	if err != nil {
 		return ingest.Config{}, err
 	}

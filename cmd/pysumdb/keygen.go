@@ -17,17 +17,36 @@ import (
 )
 
 func newKeygenCommand(g *globals) *cobra.Command {
-	var origin, out string
+	var origin, out, kmsURL string
 	c := &cobra.Command{
-		Use:   "keygen --origin ORIGIN --out KEYFILE",
+		Use:   "keygen --origin ORIGIN --out KEYFILE | --kms KMS_KEY_URL",
 		Short: "Create a log's private signing key and print its verifier key",
 		Long: `keygen creates the Ed25519 note key that signs a log's checkpoints and
 project indexes. ORIGIN names the log (for example pysumdb.example.org/log);
 it is the first line of every checkpoint and the key's name. The private key
 is written to KEYFILE with mode 0600 (an existing file is never
-overwritten); the verifier key, which clients pin, is printed.`,
+overwritten); the verifier key, which clients pin, is printed.
+
+--kms kms://projects/P/locations/L/keyRings/R/cryptoKeys/K/
+cryptoKeyVersions/N?origin=ORIGIN prints the verifier key of a Cloud KMS
+Ed25519 key version instead (made with gcloud kms keys create --purpose
+asymmetric-signing --default-algorithm ec-sign-ed25519), from its public
+key, and writes nothing: the private key stays in KMS, and sequence and run
+sign with it given as --key with the same URL. The origin is the URL's, or
+--origin's.`,
 		Args: argsBetween(0, 0),
 		RunE: func(c *cobra.Command, args []string) error {
+			if kmsURL != "" {
+				if out != "" {
+					return usagef("--kms writes no key file: the private key stays in KMS (drop --out)")
+				}
+				vkey, err := kmsVerifierKey(c.Context(), kmsURL, origin, g.stderr)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, vkey)
+				return nil
+			}
 			if err := requireFlags(c, "origin", "out"); err != nil {
 				return err
 			}
@@ -47,6 +66,7 @@ overwritten); the verifier key, which clients pin, is printed.`,
 	}
 	c.Flags().StringVar(&origin, "origin", "", "the log's origin, e.g. pysumdb.example.org/log")
 	c.Flags().StringVar(&out, "out", "", "file to write the private key to (mode 0600)")
+	c.Flags().StringVar(&kmsURL, "kms", "", "print the verifier key of this Cloud KMS key version (kms://...?origin=ORIGIN) instead")
 	return c
 }
 

@@ -20,7 +20,7 @@ import (
 func newPublishWebCommand(g *globals) *cobra.Command {
 	var storeLoc, keyFile, vkeyArg string
 	c := &cobra.Command{
-		Use:   "publish-web --store STORE (--key KEYFILE | --vkey VKEY)",
+		Use:   "publish-web --store STORE (--key KEYFILE|KMS_KEY_URL | --vkey VKEY)",
 		Short: "Publish the log's web page in its store",
 		Long: `publish-web writes the log's web page into STORE, beside the log: the files
 under web/ (index.html, its script and style, the verifier pysumdb.wasm
@@ -36,8 +36,9 @@ verifying the checkpoint's signature and the inclusion proofs from the
 log's static files; no server computes anything.
 
 The key is the log's: --key KEYFILE reads the private key and publishes
-its verifier key, --vkey VKEY takes the verifier key itself (or a file
-holding it), so that the private key need not be on this machine. A store
+its verifier key (--key kms://... reads the public key of a Cloud KMS key
+version, as sequence does), --vkey VKEY takes the verifier key itself (or
+a file holding it), so that the private key need not be on this machine. A store
 whose .well-known/bt/tlog-key holds another key, or none (no log yet: run
 'pysumdb sequence' first), is refused. Files the store holds already with
 the same bytes are not written again.
@@ -53,13 +54,12 @@ the same bytes are not written again.
 			}
 			var vkey string
 			if keyFile != "" {
-				skey, err := readSignerKey(keyFile, g.stderr)
+				key, err := readLogKey(c.Context(), keyFile, g.stderr)
 				if err != nil {
 					return err
 				}
-				if vkey, err = tiles.VerifierKey(skey); err != nil {
-					return usageError{err}
-				}
+				key.close()
+				vkey = key.vkey
 			} else {
 				var err error
 				if vkey, err = readVerifierKey(vkeyArg); err != nil {
@@ -81,7 +81,7 @@ the same bytes are not written again.
 		},
 	}
 	c.Flags().StringVar(&storeLoc, "store", "", storeHelp)
-	c.Flags().StringVar(&keyFile, "key", "", "the log's private key file (from keygen): its verifier key is published")
+	c.Flags().StringVar(&keyFile, "key", "", "the log's private key file (from keygen), or Cloud KMS key version (kms://...): its verifier key is published")
 	c.Flags().StringVar(&vkeyArg, "vkey", "", "the log's verifier key, or a file holding it")
 	return c
 }
@@ -108,23 +108,20 @@ func publishPage(ctx context.Context, store publish.Store, vkey string) (int64, 
 }
 
 // publishPageAfter publishes the web page after a run of the sequencer
-// with private key skey, if the run reached the log (runErr is nil or
+// with verifier key vkey, if the run reached the log (runErr is nil or
 // only alarms): so the page in the store is always the one of this
 // binary. The page is a convenience beside the log: failing to publish it
 // is logged, and changes nothing of the run's outcome.
-func publishPageAfter(ctx context.Context, runErr error, store publish.Store, skey string, logger *slog.Logger) bool {
+func publishPageAfter(ctx context.Context, runErr error, store publish.Store, vkey string, logger *slog.Logger) bool {
 	if runErr != nil && !errors.Is(runErr, sequencer.ErrAlarm) {
 		return false
 	}
-	vkey, err := tiles.VerifierKey(skey)
+	written, err := publishPage(ctx, store, vkey)
 	if err == nil {
-		var written int64
-		if written, err = publishPage(ctx, store, vkey); err == nil {
-			if written > 0 {
-				logger.Info("web page published", "prefix", publish.WebPrefix, "objects", written)
-			}
-			return true
+		if written > 0 {
+			logger.Info("web page published", "prefix", publish.WebPrefix, "objects", written)
 		}
+		return true
 	}
 	logger.Error("couldn't publish the web page; the log is unaffected", "err", err)
 	return false

@@ -16,7 +16,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	var now bool
 	ingestOpts := ingestFlags{}
 	c := &cobra.Command{
-		Use:   "run --schedule SPEC --store STORE --key KEYFILE [--pypi URL]",
+		Use:   "run --schedule SPEC --store STORE --key KEYFILE|KMS_KEY_URL [--pypi URL]",
 		Short: "Log PyPI on a schedule, in one process",
 		Long: `run does what 'sequence --pypi' does, on a cron schedule, in one long-lived
 process: SPEC is a cron line ("*/5 * * * *", minute hour day month weekday)
@@ -26,6 +26,8 @@ batch in progress is published and the process exits, with the status of
 the last run (0 if it succeeded, 3 with unacknowledged alarms); a second
 signal aborts at once with status 130 (nothing is lost: the next run
 finishes the batch, on GCS once the lease has expired).
+
+` + kmsKeyHelp + `
 
 ` + witnessesHelp + `
 
@@ -39,10 +41,11 @@ finishes the batch, on GCS once the lease has expired).
 			if err != nil {
 				return err
 			}
-			skey, err := readSignerKey(keyFile, g.stderr)
+			key, err := readLogKey(c.Context(), keyFile, g.stderr)
 			if err != nil {
 				return err
 			}
+			defer key.close()
 			if ingestOpts.witnesses, ingestOpts.witnessTimeout, err = readWitnesses(witnessesFile); err != nil {
 				return err
 			}
@@ -56,7 +59,7 @@ finishes the batch, on GCS once the lease has expired).
 				return err
 			}
 			defer closeStore()
-			cfg, err := ingestOpts.config(store, skey, logger)
+			cfg, err := ingestOpts.config(store, key, logger)
 			if err != nil {
 				return err
 			}
@@ -70,7 +73,7 @@ finishes the batch, on GCS once the lease has expired).
 				start := time.Now()
 				sum, err := ingest.Run(work, cfg)
 				if !pagePublished {
-					pagePublished = publishPageAfter(work, err, store, skey, logger)
+					pagePublished = publishPageAfter(work, err, store, key.vkey, logger)
 				}
 				err = reportIngest(g, storeLoc, sum, err, time.Since(start))
 				if err != nil && err != errAlarm {
@@ -83,7 +86,7 @@ finishes the batch, on GCS once the lease has expired).
 	}
 	c.Flags().StringVar(&schedule, "schedule", "", `cron schedule, e.g. "*/5 * * * *" or "@every 10m"`)
 	c.Flags().StringVar(&storeLoc, "store", "", storeHelp)
-	c.Flags().StringVar(&keyFile, "key", "", "the log's private key file (from keygen)")
+	c.Flags().StringVar(&keyFile, "key", "", keyFlagHelp)
 	c.Flags().BoolVar(&now, "now", true, "run once at start, then on the schedule")
 	ingestOpts.register(c.Flags(), pypi.DefaultBaseURL)
 	c.Flags().StringVar(&witnessesFile, "witnesses", "", witnessesFlagHelp)

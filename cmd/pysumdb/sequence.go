@@ -25,7 +25,7 @@ func newSequenceCommand(g *globals) *cobra.Command {
 	var storeLoc, keyFile, jsonl, witnessesFile string
 	var ingestOpts ingestFlags
 	c := &cobra.Command{
-		Use:   "sequence --store STORE --key KEYFILE (--pypi URL | --from-jsonl FILE)",
+		Use:   "sequence --store STORE --key KEYFILE|KMS_KEY_URL (--pypi URL | --from-jsonl FILE)",
 		Short: "Append new files to the log, then exit (for cron)",
 		Long: `sequence finishes any batch an earlier run left half-done, appends the files
 not yet logged, publishes the tiles, a signed checkpoint and the project
@@ -66,6 +66,8 @@ with the status of what it did: 0 if every batch it started is published
 included): nothing is lost, the next run finishes the batch (on GCS once
 the aborted run's lease has expired, 5 minutes by default).
 
+` + kmsKeyHelp + `
+
 ` + witnessesHelp + `
 
 ` + exitStatusHelp,
@@ -77,10 +79,11 @@ the aborted run's lease has expired, 5 minutes by default).
 			if (jsonl == "") == (ingestOpts.pypiURL == "") {
 				return usagef("sequence needs exactly one of --pypi and --from-jsonl (see '%s --help')", c.CommandPath())
 			}
-			skey, err := readSignerKey(keyFile, g.stderr)
+			key, err := readLogKey(c.Context(), keyFile, g.stderr)
 			if err != nil {
 				return err
 			}
+			defer key.close()
 			if ingestOpts.witnesses, ingestOpts.witnessTimeout, err = readWitnesses(witnessesFile); err != nil {
 				return err
 			}
@@ -105,17 +108,17 @@ the aborted run's lease has expired, 5 minutes by default).
 			}
 			defer closeStore()
 			if jsonl == "" {
-				cfg, err := ingestOpts.config(store, skey, logger)
+				cfg, err := ingestOpts.config(store, key, logger)
 				if err != nil {
 					return err
 				}
 				cfg.Stop = c.Context().Done()
 				start := time.Now()
 				sum, err := ingest.Run(work, cfg)
-				publishPageAfter(work, err, store, skey, logger)
+				publishPageAfter(work, err, store, key.vkey, logger)
 				return reportIngest(g, storeLoc, sum, err, time.Since(start))
 			}
-			seqCfg, err := ingestOpts.sequencer(store, skey, logger)
+			seqCfg, err := ingestOpts.sequencer(store, key, logger)
 			if err != nil {
 				return err
 			}
@@ -138,12 +141,12 @@ the aborted run's lease has expired, 5 minutes by default).
 			}
 			open, aerr := seq.CheckAlarms(work)
 			err = errors.Join(err, aerr)
-			publishPageAfter(work, err, store, skey, logger)
+			publishPageAfter(work, err, store, key.vkey, logger)
 			return alarmOutcome(g, storeLoc, len(open), err)
 		},
 	}
 	c.Flags().StringVar(&storeLoc, "store", "", storeHelp)
-	c.Flags().StringVar(&keyFile, "key", "", "the log's private key file (from keygen)")
+	c.Flags().StringVar(&keyFile, "key", "", keyFlagHelp)
 	c.Flags().StringVar(&jsonl, "from-jsonl", "", "JSON lines file of records to log (- for stdin)")
 	ingestOpts.register(c.Flags(), "")
 	c.Flags().StringVar(&witnessesFile, "witnesses", "", witnessesFlagHelp)
