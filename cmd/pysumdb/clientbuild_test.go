@@ -152,6 +152,8 @@ func TestClientWheel(t *testing.T) {
 	if _, err := pywheel.PlatformTag(runtime.GOOS, runtime.GOARCH); err != nil {
 		t.Skipf("no wheel for this platform: %v", err)
 	}
+	// Mostly pip and Python starting up: it overlaps the other tests.
+	t.Parallel()
 	python := pydisttest.Venv(t)
 	data, err := os.ReadFile(buildClient(t))
 	if err != nil {
