@@ -42,43 +42,57 @@ type claimedFile struct {
 	received time.Time
 }
 
-// claimedSet is the claimed filenames, by project, as the intake's file
-// markers name them.
-type claimedSet map[string]map[string]bool
+// storeClaims is what one run knows of the store's claims: the claimed
+// filenames, by project, as the intake's file markers name them
+// (listClaimed), and the claims it has read and verified so far
+// (readClaims), so that a run reads a project's claims once.
+type storeClaims struct {
+	claimed map[string]map[string]bool
+	// read are the projects whose claims are in files.
+	read map[string]bool
+	// files are the claimed files read, by filename.
+	files map[string]claimedFile
+}
 
 // listClaimed lists the store's claims once: the claimed filenames of
 // every project. The markers only say where to look; the claims are read
 // and verified again before anything is decided (readClaims).
-func (s *Sequencer) listClaimed(ctx context.Context) (claimedSet, error) {
+func (s *Sequencer) listClaimed(ctx context.Context) (*storeClaims, error) {
 	keys, err := s.cfg.Store.List(ctx, tiles.ClaimsPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't list the claims: %w", err)
 	}
-	set := claimedSet{}
+	sc := &storeClaims{claimed: map[string]map[string]bool{}, read: map[string]bool{}, files: map[string]claimedFile{}}
 	for _, key := range keys {
 		project, kind, name, ok := tiles.ParseClaimKey(key)
 		if !ok || kind != tiles.ClaimFileKind {
 			continue
 		}
-		if set[project] == nil {
-			set[project] = map[string]bool{}
+		if sc.claimed[project] == nil {
+			sc.claimed[project] = map[string]bool{}
 		}
-		set[project][name] = true
+		sc.claimed[project][name] = true
 	}
-	return set, nil
+	return sc, nil
 }
 
-// readClaims reads and verifies the claims of projects (intake.ReadProject:
-// the identity chain, each claim's signature or token, the identity it
-// was made under), and returns their files by filename. A claim that does
-// not verify is ErrStoreDamaged: a store where anyone wrote under claims/
-// can't be told from a claim that was tampered with.
-func (s *Sequencer) readClaims(ctx context.Context, projects map[string]bool) (map[string]claimedFile, error) {
-	files := map[string]claimedFile{}
+// readClaims reads and verifies the claims of projects that sc has not
+// read yet (intake.ReadProject: the identity chain, each claim's signature
+// or token, the identity it was made under), adding their files to
+// sc.files. A claim that does not verify is ErrStoreDamaged: a store where
+// anyone wrote under claims/ can't be told from a claim that was tampered
+// with.
+func (s *Sequencer) readClaims(ctx context.Context, sc *storeClaims, projects map[string]bool) error {
+	var todo []string
+	for project := range projects {
+		if !sc.read[project] {
+			todo = append(todo, project)
+		}
+	}
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.cfg.Concurrency)
-	for project := range projects {
+	for _, project := range todo {
 		g.Go(func() error {
 			p, err := intake.ReadProject(gctx, s.cfg.Store, project, s.cfg.ClaimIssuers...)
 			if errors.Is(err, intake.ErrDamaged) {
@@ -91,13 +105,14 @@ func (s *Sequencer) readClaims(ctx context.Context, projects map[string]bool) (m
 			defer mu.Unlock()
 			for _, c := range p.Claims {
 				for _, f := range c.Files {
-					files[f.Filename] = claimedFile{File: f, claimant: c.Identity, key: c.Key, received: c.Received}
+					sc.files[f.Filename] = claimedFile{File: f, claimant: c.Identity, key: c.Key, received: c.Received}
 				}
 			}
+			sc.read[project] = true
 			return nil
 		})
 	}
-	return files, g.Wait()
+	return g.Wait()
 }
 
 // matchClaims sets the claimant of each fresh record (in leaf order from
@@ -106,25 +121,24 @@ func (s *Sequencer) readClaims(ctx context.Context, projects map[string]bool) (m
 // file is logged as PyPI serves it, the claim stays in the store as the
 // evidence. A claimant given by the caller is dropped: claims come from
 // the store only.
-func (s *Sequencer) matchClaims(ctx context.Context, fresh []Record, claimed claimedSet) ([]Alarm, error) {
+func (s *Sequencer) matchClaims(ctx context.Context, fresh []Record, sc *storeClaims) ([]Alarm, error) {
 	projects := map[string]bool{}
 	for i := range fresh {
 		fresh[i].Claimant = nil
-		if claimed[fresh[i].Project][fresh[i].Filename] {
+		if sc.claimed[fresh[i].Project][fresh[i].Filename] {
 			projects[fresh[i].Project] = true
 		}
 	}
 	if len(projects) == 0 {
 		return nil, nil
 	}
-	claims, err := s.readClaims(ctx, projects)
-	if err != nil {
+	if err := s.readClaims(ctx, sc, projects); err != nil {
 		return nil, err
 	}
 	var alarms []Alarm
 	for i := range fresh {
 		r := &fresh[i]
-		c, ok := claims[r.Filename]
+		c, ok := sc.files[r.Filename]
 		if !ok {
 			continue
 		}
@@ -164,8 +178,8 @@ func (s *Sequencer) claimAlarm(code, reason, project string, c claimedFile) Alar
 // the intake received its claim is an alarm. Both are settled, and
 // recorded as such (settledClaimsKey), so that later runs read neither
 // again; the others wait for the next run.
-func (s *Sequencer) settleClaims(ctx context.Context, claimed claimedSet) ([]Alarm, error) {
-	if len(claimed) == 0 {
+func (s *Sequencer) settleClaims(ctx context.Context, sc *storeClaims) ([]Alarm, error) {
+	if len(sc.claimed) == 0 {
 		return nil, nil
 	}
 	settled, version, err := s.readSettled(ctx)
@@ -173,7 +187,7 @@ func (s *Sequencer) settleClaims(ctx context.Context, claimed claimedSet) ([]Ala
 		return nil, err
 	}
 	pending := map[string]bool{}
-	for project, names := range claimed {
+	for project, names := range sc.claimed {
 		for name := range names {
 			if !settled[project+" "+name] {
 				pending[project] = true
@@ -183,8 +197,7 @@ func (s *Sequencer) settleClaims(ctx context.Context, claimed claimedSet) ([]Ala
 	if len(pending) == 0 {
 		return nil, nil
 	}
-	claims, err := s.readClaims(ctx, pending)
-	if err != nil {
+	if err := s.readClaims(ctx, sc, pending); err != nil {
 		return nil, err
 	}
 	logged, err := s.Logged(ctx, slices.Collect(maps.Keys(pending)))
@@ -195,8 +208,8 @@ func (s *Sequencer) settleClaims(ctx context.Context, claimed claimedSet) ([]Ala
 	var alarms []Alarm
 	added := 0
 	for project := range pending {
-		for name := range claimed[project] {
-			c, ok := claims[name]
+		for name := range sc.claimed[project] {
+			c, ok := sc.files[name]
 			if settled[project+" "+name] || !ok {
 				// A marker without its claim record: the intake
 				// crashed before writing it, and a retry of the

@@ -302,9 +302,10 @@ func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.Ra
 	return res, err
 }
 
-// appendBatch is Append but for the claims of files logged earlier, which
-// it returns the store's list of.
-func (s *Sequencer) appendBatch(ctx context.Context, records []Record, cursor json.RawMessage) (Result, claimedSet, error) {
+// appendBatch is Append but for the claims of files logged earlier
+// (settleClaims): it returns the store's claims it listed and read, for
+// that.
+func (s *Sequencer) appendBatch(ctx context.Context, records []Record, cursor json.RawMessage) (Result, *storeClaims, error) {
 	for i := range records {
 		if err := records[i].Check(); err != nil {
 			return Result{}, nil, fmt.Errorf("record %d: %w", i, err)
