@@ -34,10 +34,12 @@ import (
 // fsyncs a temporary file, takes an exclusive lock (package filelock) on
 // one of 256 lock files chosen by the key, compares the current content's
 // digest (the version) with the one read, renames the temporary file over
-// the object and fsyncs the directory. WriteGroup does the same for many
-// objects with two syncs of the file system in all instead of two fsyncs
-// each. The lease is a non-blocking lock, released by the kernel if the
-// holder dies. (Windows has no fsync of a directory: see onWindows.)
+// the object and fsyncs the directory; a swap from no object links the
+// temporary file instead, which fails if the object exists. WriteGroup
+// does the same for many objects with two syncs of the file system in
+// all instead of two fsyncs each. The lease is a non-blocking lock,
+// released by the kernel if the holder dies. (Windows has no fsync of a
+// directory: see onWindows.)
 //
 // Files whose names start with "." (temporary files, locks) are never
 // object keys, so `pysumdb serve` and List skip them.
@@ -218,8 +220,8 @@ func (d *Dir) Swap(ctx context.Context, key string, old Version, data []byte) (V
 	if err != nil {
 		return NoVersion, fmt.Errorf("couldn't write %s: %w", key, err)
 	}
+	defer os.Remove(tmp) // gone already if renamed, still there if linked
 	if err := d.replace(key, p, old, namedTemp(tmp)); err != nil {
-		os.Remove(tmp)
 		return NoVersion, err
 	}
 	if err := d.syncDir(filepath.Dir(p)); err != nil {
@@ -236,12 +238,23 @@ func (d *Dir) replace(key, p string, old Version, c content) error {
 		return err
 	}
 	defer unlock()
+	if old == NoVersion {
+		// From no object, a link: it fails if the name is taken, so no
+		// read is needed first, nor a temporary name to rename from (a
+		// batch of a new log swaps in thousands of new project indexes).
+		err := c.linkAs(p)
+		switch {
+		case errors.Is(err, fs.ErrExist):
+			return fmt.Errorf("%s: %w", key, ErrConflict)
+		case err != nil:
+			return fmt.Errorf("couldn't create %s: %w", key, err)
+		}
+		return nil
+	}
 	current, err := readPath(key, p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if old != NoVersion {
-			return fmt.Errorf("%s: %w (it was deleted)", key, ErrConflict)
-		}
+		return fmt.Errorf("%s: %w (it was deleted)", key, ErrConflict)
 	case err != nil:
 		return fmt.Errorf("couldn't read %s: %w", key, err)
 	case digestVersion(current) != old:

@@ -29,34 +29,24 @@ func (s *Sequencer) buildProofs(tree tlog.Tree, bundles []tlog.Tile, leaf func(i
 	}
 	// One read of the hashes for all the proofs: those of the old tree
 	// come from its tiles, which a read per proof would read again and
-	// again.
-	var leaves []int64
-	for _, t := range bundles {
-		for k := range t.W {
-			leaves = append(leaves, t.N*tiles.TileWidth+int64(k))
-		}
-	}
-	proven, err := tiles.ProveRecords(tree.N, leaves, hashes)
+	// again. The entries of a full bundle share most of their proofs,
+	// which tiles.ProveBundles proves and formats once per bundle.
+	proofs, err := tiles.ProveBundles(tree.N, bundles, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't prove the entries: %w", damagedUnlessRead(err))
-	}
-	proofs := make([][]tlog.RecordProof, len(bundles))
-	for b, t := range bundles {
-		proofs[b], proven = proven[:t.W], proven[t.W:]
 	}
 	writes := make([]publish.Write, len(bundles))
 	g := new(errgroup.Group)
 	g.SetLimit(runtime.NumCPU())
 	for b, t := range bundles {
 		g.Go(func() error {
-			var data []byte
-			for k := range t.W {
-				i := t.N*tiles.TileWidth + int64(k)
-				p, err := tiles.FormatTlogProof(tiles.TlogProof{Extra: leaf(i), Index: i, Hashes: proofs[b][k], Checkpoint: signed})
-				if err != nil {
-					return fmt.Errorf("couldn't format the proof of entry %d: %w", i, err)
-				}
-				data = append(data, p...)
+			entries := make([][]byte, t.W)
+			for k := range entries {
+				entries[k] = leaf(t.N*tiles.TileWidth + int64(k))
+			}
+			data, err := proofs[b].AppendTlogProofs(nil, entries, signed)
+			if err != nil {
+				return fmt.Errorf("couldn't format the proofs of bundle %d: %w", t.N, err)
 			}
 			writes[b] = publish.Write{Key: tiles.ProofBundleKey(t), Data: data}
 			return nil
