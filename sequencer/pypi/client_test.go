@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -462,5 +463,62 @@ func TestBaseURLSimpleSuffix(t *testing.T) {
 	page, err := c.Project(context.Background(), "foo")
 	if err != nil || len(page.Files) != 1 {
 		t.Fatalf("Project(foo) through %s = %+v, %v", cfg.BaseURL, page, err)
+	}
+}
+
+func TestSerialAt(t *testing.T) {
+	srv := fakepypi.NewServer()
+	defer srv.Close()
+	// 60 changes, a minute apart, two of them (serials 31 and 32) in the
+	// same second, as PyPI's changelog has.
+	start := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	var times []time.Time // times[s-1] is the time of serial s
+	for i := range 60 {
+		at := start.Add(time.Duration(i) * time.Minute)
+		if i == 31 {
+			at = times[30]
+		}
+		srv.SetClock(func() time.Time { return at })
+		if _, err := srv.AddProject(fmt.Sprintf("p%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+		times = append(times, at)
+	}
+	// want is the last serial at or before at, found by reading them all.
+	want := func(at time.Time) int64 {
+		var s int64
+		for i, ti := range times {
+			if !ti.After(at) {
+				s = int64(i + 1)
+			}
+		}
+		return s
+	}
+	for _, limit := range []int{1, 4, 100} {
+		srv.SetChangelogLimit(limit)
+		c := newClient(t, testConfig(srv, &logRecorder{}))
+		for _, at := range []time.Time{
+			start.Add(-time.Hour),       // before every change: 0
+			start,                       // the first change
+			start.Add(time.Second),      // between two changes
+			times[30],                   // two changes in that second
+			times[30].Add(-time.Second), // just before them
+			times[58].Add(30 * time.Second),
+			times[59],                     // the last change
+			times[59].Add(24 * time.Hour), // after every change
+		} {
+			before := srv.Requests().ByEndpoint[fakepypi.EndpointXMLRPC]
+			got, err := c.SerialAt(context.Background(), at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want(at) {
+				t.Errorf("limit %d: SerialAt(%s) = %d, want %d", limit, at.Format(time.TimeOnly), got, want(at))
+			}
+			// One call for the last serial, then a bisection.
+			if calls := srv.Requests().ByEndpoint[fakepypi.EndpointXMLRPC] - before; calls > 9 {
+				t.Errorf("limit %d: SerialAt(%s) took %d calls, want at most 1+log2(60)+1", limit, at.Format(time.TimeOnly), calls)
+			}
+		}
 	}
 }

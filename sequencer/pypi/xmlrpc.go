@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,6 +57,43 @@ func (c *Client) ChangelogSince(ctx context.Context, since int64) ([]Change, err
 		return nil, err
 	}
 	return changelogRows(v, since)
+}
+
+// SerialAt returns the serial of the last change PyPI made at or before
+// t: following the changelog from it reads every change made after t.
+// PyPI has turned off changelog(since), which took a time, so SerialAt
+// bisects the serials with changelog_since_serial, using every row of
+// each answer: about log2(changes after t / rows per answer) calls, a dozen
+// on PyPI for an export some days old. It assumes that the changelog's
+// times don't go backwards, which holds on PyPI to within seconds; callers
+// give t with a margin. 0 when every change is later than t.
+func (c *Client) SerialAt(ctx context.Context, t time.Time) (int64, error) {
+	last, err := c.LastSerial(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// Every change up to lo was made at or before t; the first change
+	// after hi was made after t, or there is none.
+	lo, hi := int64(0), last
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		rows, err := c.ChangelogSince(ctx, mid)
+		if err != nil {
+			return 0, err
+		}
+		later := slices.IndexFunc(rows, func(ch Change) bool { return ch.Time.After(t) })
+		switch {
+		case later == 0 || len(rows) == 0:
+			hi = mid
+		case later > 0:
+			return rows[later-1].Serial, nil
+		default:
+			// The answer ends at or before t; a row past hi would
+			// contradict what the answer at hi said.
+			lo = min(rows[len(rows)-1].Serial, hi)
+		}
+	}
+	return lo, nil
 }
 
 // xmlrpcCall calls method with int arguments and returns its decoded

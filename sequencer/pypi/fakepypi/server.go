@@ -116,6 +116,8 @@ type Server struct {
 	changelogLimit int
 	faults         []*Fault
 	requests       map[Endpoint]int64
+	// now stamps changelog rows (time.Now unless SetClock).
+	now func() time.Time
 }
 
 type project struct {
@@ -149,6 +151,7 @@ func NewServer() *Server {
 		usedFilenames:  make(map[string]bool),
 		changelogLimit: DefaultChangelogLimit,
 		requests:       make(map[Endpoint]int64),
+		now:            time.Now,
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
 	s.URL = s.srv.URL
@@ -176,7 +179,7 @@ func normalize(name string) string {
 func (s *Server) nextSerialLocked(name, version, action string) int64 {
 	s.serial++
 	s.changelog = append(s.changelog, changelogRow{
-		name: name, version: version, time: time.Now().Unix(), action: action, serial: s.serial,
+		name: name, version: version, time: s.now().Unix(), action: action, serial: s.serial,
 	})
 	return s.serial
 }
@@ -187,6 +190,42 @@ func (p *project) changeLocked(files []File, serial int64) {
 	p.prev = snapshot{files: p.files, serial: p.serial}
 	p.files = files
 	p.serial = serial
+}
+
+// ListedFile is a file as Files lists it.
+type ListedFile struct {
+	// Project is the project's display name.
+	Project string
+	File
+}
+
+// Files returns every file the index lists now, by normalized project
+// name, then in the order they were added.
+func (s *Server) Files() []ListedFile {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	names := make([]string, 0, len(s.projects))
+	for name := range s.projects {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var out []ListedFile
+	for _, name := range names {
+		p := s.projects[name]
+		for _, f := range p.files {
+			out = append(out, ListedFile{Project: p.displayName, File: f})
+		}
+	}
+	return out
+}
+
+// SetClock makes now stamp the changelog rows of the changes that follow,
+// instead of the time of day: a test can date a change (e.g. one that a
+// BigQuery export it writes predates).
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
 }
 
 // Serial returns the last serial, the one the newest changelog row has.
