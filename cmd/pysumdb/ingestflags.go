@@ -85,8 +85,8 @@ func (f *ingestFlags) sequencer(store publish.Store, key logKey, logger *slog.Lo
 	return cfg, nil
 }
 
-// config builds the ingest configuration for store.
-func (f *ingestFlags) config(store publish.Store, key logKey, logger *slog.Logger) (ingest.Config, error) {
+// client returns the client of the --pypi index, polite as the flags say.
+func (f *ingestFlags) client(logger *slog.Logger) (*pypi.Client, error) {
 	client, err := pypi.NewClient(pypi.Config{
 		BaseURL:           f.pypiURL,
 		RequestsPerSecond: f.rate,
@@ -97,7 +97,16 @@ func (f *ingestFlags) config(store publish.Store, key logKey, logger *slog.Logge
 		Progress: newBackfillProgress(os.Stderr, logger),
 	})
 	if err != nil {
-		return ingest.Config{}, usageError{err}
+		return nil, usageError{err}
+	}
+	return client, nil
+}
+
+// config builds the ingest configuration for store.
+func (f *ingestFlags) config(store publish.Store, key logKey, logger *slog.Logger) (ingest.Config, error) {
+	client, err := f.client(logger)
+	if err != nil {
+		return ingest.Config{}, err
 	}
 	seq, err := f.sequencer(store, key, logger)
 	if err != nil {
@@ -127,7 +136,7 @@ func reportIngest(g *globals, storeLoc string, sum ingest.Summary, err error, el
 		sum.Batches, sum.Appended, sum.Duplicates, sum.Attested, len(sum.Alarms), sum.Unacknowledged, sum.TreeSize, sum.Phase, elapsed.Round(time.Millisecond))
 	printAlarms(g, sum.Alarms)
 	err = alarmOutcome(g, storeLoc, sum.Unacknowledged, err)
-	if errors.Is(err, ingest.ErrCursorMismatch) {
+	if errors.Is(err, ingest.ErrCursorMismatch) || errors.Is(err, ingest.ErrExportUnfinished) || errors.Is(err, ingest.ErrExportChanged) {
 		return usageError{err}
 	}
 	return err

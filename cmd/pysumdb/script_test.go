@@ -22,6 +22,7 @@ import (
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"github.com/pysumdb/pysumdb/internal/pydisttest"
 	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/export/exporttest"
 	"github.com/pysumdb/pysumdb/sequencer/pypi/fakepypi"
 	"github.com/pysumdb/pysumdb/tiles"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -211,6 +212,9 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 //	                                 files; its URL is in $NAME
 //	pypi add NAME PROJECT FILENAME SHA256 SIZE
 //	pypi tamper NAME PROJECT FILENAME SHA256 SIZE
+//	pypi export NAME parquet|json DIR
+//	                                 write the files NAME lists as a
+//	                                 BigQuery export, in three files of DIR
 //	pypi wheel|sdist NAME PROJECT VERSION MARKER
 //	                                 publish an installable wheel or sdist
 //	                                 whose module has VALUE = MARKER
@@ -221,7 +225,7 @@ func exits(ts *testscript.TestScript, neg bool, args []string) {
 func pypiCommand(ts *testscript.TestScript, neg bool, args []string) {
 	servers, _ := ts.Value(pypiServersKey{}).(map[string]*fakepypi.Server)
 	if len(args) < 2 {
-		ts.Fatalf("usage: pypi start|add|tamper|wheel|sdist|swap|stop NAME ...")
+		ts.Fatalf("usage: pypi start|add|tamper|export|wheel|sdist|swap|stop NAME ...")
 	}
 	switch args[0] {
 	case "wheel", "sdist", "swap":
@@ -265,18 +269,31 @@ func pypiCommand(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		srv := fakepypi.NewServer()
 		ts.Defer(srv.Close)
+		// The changelog dates the seed files at their upload time, as
+		// PyPI would, for `pypi export`; later changes are dated now.
+		srv.SetClock(func() time.Time { return seedUploadTime })
+		defer srv.SetClock(time.Now)
 		for p := range projects {
 			for f := range files {
 				k := p*files + f
 				_, err := srv.AddFile(fmt.Sprintf("Demo_Project_%d", p), fakepypi.File{
 					Filename: fmt.Sprintf("demo_project_%d-%d.0.tar.gz", p, f), Version: fmt.Sprintf("%d.0", f),
-					SHA256: fmt.Sprintf("%064x", k+1), Size: int64(1000 + k), UploadTime: "2025-01-02T03:04:05Z",
+					SHA256: fmt.Sprintf("%064x", k+1), Size: int64(1000 + k), UploadTime: seedUploadTime.Format(time.RFC3339),
 				})
 				ts.Check(err)
 			}
 		}
 		servers[args[1]] = srv
 		ts.Setenv(args[1], srv.URL)
+	case "export":
+		if len(args) != 4 || (args[2] != "parquet" && args[2] != "json") {
+			ts.Fatalf("usage: pypi export NAME parquet|json DIR")
+		}
+		srv := servers[args[1]]
+		if srv == nil {
+			ts.Fatalf("no pypi server %s", args[1])
+		}
+		writeExport(ts, srv, args[2], ts.MkAbs(args[3]))
 	case "add", "tamper":
 		if len(args) != 6 {
 			ts.Fatalf("usage: pypi %s NAME PROJECT FILENAME SHA256 SIZE", args[0])
@@ -299,6 +316,35 @@ func pypiCommand(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 type pypiServersKey struct{}
+
+// seedUploadTime is the upload time of the files `pypi start` publishes.
+var seedUploadTime = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// writeExport writes the files srv lists as a BigQuery export would, in
+// three files of dir.
+func writeExport(ts *testscript.TestScript, srv *fakepypi.Server, format, dir string) {
+	var rows []exporttest.Row
+	for _, f := range srv.Files() {
+		row := exporttest.Row{Name: f.Project, Version: f.Version, Filename: f.Filename, SHA256: f.SHA256, Size: f.Size}
+		if f.UploadTime != "" {
+			at, err := time.Parse(time.RFC3339Nano, f.UploadTime)
+			ts.Check(err)
+			row.UploadTime = &at
+		}
+		rows = append(rows, row)
+	}
+	ts.Check(os.MkdirAll(dir, 0o755))
+	write := exporttest.WriteNDJSON
+	if format == "parquet" {
+		write = exporttest.WriteParquet
+	}
+	for i := range 3 {
+		out, err := os.Create(filepath.Join(dir, fmt.Sprintf("files-%012d.%s", i, format)))
+		ts.Check(err)
+		ts.Check(write(out, rows[i*len(rows)/3:(i+1)*len(rows)/3]))
+		ts.Check(out.Close())
+	}
+}
 
 // waitFile waits (up to a minute) until FILE exists: waitfile FILE.
 func waitFile(ts *testscript.TestScript, neg bool, args []string) {

@@ -12,8 +12,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/export"
 	"github.com/pysumdb/pysumdb/sequencer/ingest"
 	"github.com/pysumdb/pysumdb/sequencer/jsonl"
+	"github.com/pysumdb/pysumdb/sequencer/pypi"
 )
 
 func holderName() string {
@@ -23,9 +25,11 @@ func holderName() string {
 
 func newSequenceCommand(g *globals) *cobra.Command {
 	var storeLoc, keyFile, jsonl, witnessesFile string
+	var exportPaths []string
+	var exportMargin time.Duration
 	var ingestOpts ingestFlags
 	c := &cobra.Command{
-		Use:   "sequence --store STORE --key KEYFILE|KMS_KEY_URL (--pypi URL | --from-jsonl FILE)",
+		Use:   "sequence --store STORE --key KEYFILE|KMS_KEY_URL (--pypi URL | --from-jsonl FILE | --from-export PATH...)",
 		Short: "Append new files to the log, then exit (for cron)",
 		Long: `sequence finishes any batch an earlier run left half-done, appends the files
 not yet logged, publishes the tiles, a signed checkpoint and the project
@@ -47,6 +51,22 @@ published, so a killed run resumes where it stopped. New files with a PEP
    "size": 1234, "upload_time": "2024-01-02T03:04:05Z"}
 upload_time may be null or absent. Project names are normalized (PEP 503).
 A bad line fails the run before anything is written.
+
+--from-export PATH logs an export of PyPI's BigQuery table of files
+(bigquery-public-data.pypi.distribution_metadata) as Parquet or
+newline-delimited JSON, gzipped or not: a backfill in minutes instead of a
+day of the Simple API. PATH is a file or a directory of them (read in name
+order); repeat the flag for more. See the README ("Backfill from BigQuery")
+for the query and the export command. Records are logged in batches of
+--batch-size, each published with the export's position, so a stopped or
+killed run resumes after the last published batch (when given the same
+files). Then the run finds in PyPI's changelog (--pypi, https://pypi.org
+by default) the serial of the export's newest upload time less
+--export-margin, and stores it: 'sequence --pypi' follows from there. A
+bad row stops the run (exit 2): the rows before it are logged, it and the
+rest are not; fix it and run again to go on. Files
+from an export are logged without publisher; 'sequence --pypi --recheck'
+later compares every project with the Simple API.
 
 A file the log already holds with the same sha256 and size is skipped; with
 another sha256 or size it is NOT appended: an ALARM is logged with both
@@ -76,8 +96,19 @@ the aborted run's lease has expired, 5 minutes by default).
 			if err := requireFlags(c, "store", "key"); err != nil {
 				return err
 			}
-			if (jsonl == "") == (ingestOpts.pypiURL == "") {
-				return usagef("sequence needs exactly one of --pypi and --from-jsonl (see '%s --help')", c.CommandPath())
+			fromExport := len(exportPaths) > 0
+			switch {
+			case fromExport && jsonl != "":
+				return usagef("sequence takes --from-export or --from-jsonl, not both (see '%s --help')", c.CommandPath())
+			case fromExport && (ingestOpts.recheck || c.Flags().Changed("attestations")):
+				return usagef("--recheck and --attestations are for 'sequence --pypi': an export is logged without publishers")
+			case fromExport && ingestOpts.pypiURL == "":
+				ingestOpts.pypiURL = pypi.DefaultBaseURL
+			case !fromExport && (jsonl == "") == (ingestOpts.pypiURL == ""):
+				return usagef("sequence needs exactly one of --pypi, --from-jsonl and --from-export (see '%s --help')", c.CommandPath())
+			}
+			if exportMargin < 0 {
+				return usagef("--export-margin must not be negative")
 			}
 			key, err := readLogKey(c.Context(), keyFile, g.stderr)
 			if err != nil {
@@ -107,6 +138,32 @@ the aborted run's lease has expired, 5 minutes by default).
 				return err
 			}
 			defer closeStore()
+			if fromExport {
+				client, err := ingestOpts.client(logger)
+				if err != nil {
+					return err
+				}
+				seqCfg, err := ingestOpts.sequencer(store, key, logger)
+				if err != nil {
+					return err
+				}
+				reader, err := export.Open(exportPaths)
+				if err != nil {
+					return usageError{err}
+				}
+				defer reader.Close()
+				start := time.Now()
+				sum, err := ingest.RunExport(work, ingest.ExportConfig{
+					Sequencer: seqCfg, Export: reader, PyPI: client, MaxFiles: ingestOpts.batchSize,
+					Margin: exportMargin, ResetCursor: ingestOpts.resetCursor, Stop: c.Context().Done(),
+				})
+				if errors.Is(err, sequencer.ErrBadRecord) {
+					// A bad row of the export: fix the export, not the log.
+					err = usageError{err}
+				}
+				publishPageAfter(work, err, store, key.vkey, logger)
+				return reportIngest(g, storeLoc, sum, err, time.Since(start))
+			}
 			if jsonl == "" {
 				cfg, err := ingestOpts.config(store, key, logger)
 				if err != nil {
@@ -148,6 +205,8 @@ the aborted run's lease has expired, 5 minutes by default).
 	c.Flags().StringVar(&storeLoc, "store", "", storeHelp)
 	c.Flags().StringVar(&keyFile, "key", "", keyFlagHelp)
 	c.Flags().StringVar(&jsonl, "from-jsonl", "", "JSON lines file of records to log (- for stdin)")
+	c.Flags().StringArrayVar(&exportPaths, "from-export", nil, "a BigQuery export of PyPI's files to log, Parquet or JSON lines: a file or a directory of them (repeated)")
+	c.Flags().DurationVar(&exportMargin, "export-margin", ingest.DefaultExportMargin, "after --from-export, follow PyPI from the changes this long before the export's newest upload")
 	ingestOpts.register(c.Flags(), "")
 	c.Flags().StringVar(&witnessesFile, "witnesses", "", witnessesFlagHelp)
 	return c

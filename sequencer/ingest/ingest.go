@@ -30,6 +30,10 @@ import (
 // ErrCursorMismatch: the log follows another index than the one given.
 var ErrCursorMismatch = errors.New("the log's cursor belongs to another index")
 
+// ErrExportUnfinished: the log is in the middle of logging an export
+// (RunExport), which must be finished first.
+var ErrExportUnfinished = errors.New("an export is being logged")
+
 // ErrProjectsFailed: some projects couldn't be read; they stay pending in
 // the cursor and are read again by the next run.
 var ErrProjectsFailed = errors.New("some projects could not be read")
@@ -182,6 +186,14 @@ func loadCursor(stored json.RawMessage, baseURL string, reset bool, logger *slog
 		if err := json.Unmarshal(stored, &cur); err != nil {
 			return cur, fmt.Errorf("couldn't parse the stored cursor: %w", err)
 		}
+	}
+	if cur.Phase == PhaseExport && !reset {
+		return cur, fmt.Errorf("%w: the log is in the middle of logging an export: finish it with 'sequence --from-export' and the same files, or use --reset-cursor to backfill %s instead (deduped against the log)",
+			ErrExportUnfinished, baseURL)
+	}
+	if cur.Phase == PhaseExport {
+		logger.Warn("abandoning the export being logged: backfilling, deduped against the log", "index", baseURL)
+		cur = pypi.Cursor{}
 	}
 	if cur.URL != "" && cur.URL != baseURL {
 		if !reset {

@@ -28,8 +28,10 @@
 // is the serial of the last change, changelog_since_serial(s) the changes
 // after s as [name, version, timestamp, action, serial], capped per answer
 // (50000 rows on PyPI), so the client asks again from the last serial it
-// got. PyPI has deprecated parts of XML-RPC: when a call is refused
-// ([ErrXMLRPCUnavailable]), the Source follows the per-project serials of
+// got. [Client.SerialAt] finds the serial of a time by bisecting
+// changelog_since_serial (PyPI answers changelog(since), which took a
+// time, with an error now). PyPI has deprecated parts of XML-RPC: when a
+// call is refused ([ErrXMLRPCUnavailable]), the Source follows the per-project serials of
 // the project list instead, which costs one list download per batch
 // (~50 MB on PyPI) but no state: a project changed since serial S is one
 // whose _last-serial is above S.
