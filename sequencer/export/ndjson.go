@@ -17,6 +17,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/sequencer/jsonl"
 )
 
 // jsonRow is one line of BigQuery's newline-delimited JSON export. Size is
@@ -29,17 +30,6 @@ type jsonRow struct {
 	Size       jsontext.Value `json:"size"`
 	UploadTime *string        `json:"upload_time"`
 }
-
-// jsonOptions make the decoder strict, as package jsonl's do: invalid
-// UTF-8, lone surrogates, duplicated names, names that differ from a
-// column's only by case, unknown names and anything after the object are
-// refused.
-var jsonOptions = json.JoinOptions(
-	json.RejectUnknownMembers(true),
-	json.MatchCaseInsensitiveNames(false),
-	jsontext.AllowDuplicateNames(false),
-	jsontext.AllowInvalidUTF8(false),
-)
 
 // ndjsonSource reads one newline-delimited JSON file, maybe gzipped.
 type ndjsonSource struct {
@@ -132,7 +122,7 @@ func jsonError(err error) error {
 func parseJSONRow(text []byte) (sequencer.Record, time.Time, error) {
 	var in jsonRow
 	// Unmarshal refuses anything but white space after the value.
-	if err := json.Unmarshal(text, &in, jsonOptions); err != nil {
+	if err := json.Unmarshal(text, &in, jsonl.StrictOptions); err != nil {
 		return sequencer.Record{}, time.Time{}, jsonError(err)
 	}
 	size, sizeOK, err := parseSize(in.Size)
@@ -173,7 +163,7 @@ func parseSize(v jsontext.Value) (size int64, ok bool, err error) {
 	}
 	if v.Kind() == '"' {
 		var s string
-		if err := json.Unmarshal(v, &s, jsonOptions); err != nil {
+		if err := json.Unmarshal(v, &s, jsonl.StrictOptions); err != nil {
 			return 0, false, jsonError(err)
 		}
 		if !isCanonicalInt(s) {
@@ -185,7 +175,7 @@ func parseSize(v jsontext.Value) (size int64, ok bool, err error) {
 		}
 		return n, true, nil
 	}
-	if err := json.Unmarshal(v, &size, jsonOptions); err != nil {
+	if err := json.Unmarshal(v, &size, jsonl.StrictOptions); err != nil {
 		return 0, false, jsonError(fmt.Errorf("size: %w", err))
 	}
 	return size, true, nil

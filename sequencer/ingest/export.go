@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pysumdb/pysumdb/internal/logging"
 	"github.com/pysumdb/pysumdb/sequencer"
 	"github.com/pysumdb/pysumdb/sequencer/export"
 	"github.com/pysumdb/pysumdb/sequencer/pypi"
@@ -81,31 +80,12 @@ type exportPosition struct {
 // continues from the changelog serial of the export's newest upload time,
 // less Margin. The alarm policy ends the run as in Run.
 func RunExport(ctx context.Context, cfg ExportConfig) (Summary, error) {
-	logger := logging.OrDiscard(cfg.Sequencer.Logger)
-	cfg.Sequencer.Logger = logger
 	if cfg.MaxFiles <= 0 {
 		cfg.MaxFiles = DefaultMaxFiles
 	}
-	var sum Summary
-	seq, err := sequencer.Open(ctx, cfg.Sequencer)
-	if err != nil {
-		return sum, err
-	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
-		defer cancel()
-		if err := seq.Close(rctx); err != nil {
-			logger.Warn("couldn't release the lease", "err", err)
-		}
-	}()
-	sum.TreeSize, sum.Phase = seq.TreeSize(), PhaseExport
-	err = runExport(ctx, cfg, seq, logger, &sum)
-	if ctx.Err() == nil {
-		open, aerr := seq.CheckAlarms(ctx)
-		sum.Unacknowledged = len(open)
-		err = errors.Join(err, aerr)
-	}
-	return sum, err
+	return withSequencer(ctx, cfg.Sequencer, PhaseExport, func(seq *sequencer.Sequencer, logger *slog.Logger, sum *Summary) error {
+		return runExport(ctx, cfg, seq, logger, sum)
+	})
 }
 
 func runExport(ctx context.Context, cfg ExportConfig, seq *sequencer.Sequencer, logger *slog.Logger, sum *Summary) error {

@@ -221,6 +221,15 @@ func TestExportResumes(t *testing.T) {
 	if _, err := f.run(t); !errors.Is(err, ingest.ErrExportUnfinished) {
 		t.Fatalf("--pypi during an export: %v, want ErrExportUnfinished", err)
 	}
+	// Nor can an export of another index go on from it.
+	other := fakepypi.NewServer()
+	defer other.Close()
+	otherURL := f.srv.URL
+	f.srv.URL = other.URL
+	if sum, err := f.runExport(t, false, nil, nil); !errors.Is(err, ingest.ErrCursorMismatch) || sum.Appended != 0 {
+		t.Fatalf("export for another index: %+v, %v; want ErrCursorMismatch", sum, err)
+	}
+	f.srv.URL = otherURL
 
 	// Other files: refused, nothing appended.
 	changed := append([]exporttest.Row(nil), f.rows...)

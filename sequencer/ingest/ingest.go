@@ -94,13 +94,24 @@ const releaseTimeout = 30 * time.Second
 // unacknowledged (Summary.Unacknowledged counts them), joined with any
 // other failure of the run.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
-	logger := logging.OrDiscard(cfg.Sequencer.Logger)
-	cfg.Sequencer.Logger = logger
 	if cfg.MaxFiles <= 0 {
 		cfg.MaxFiles = DefaultMaxFiles
 	}
+	return withSequencer(ctx, cfg.Sequencer, "", func(seq *sequencer.Sequencer, logger *slog.Logger, sum *Summary) error {
+		return run(ctx, cfg, seq, logger, sum)
+	})
+}
+
+// withSequencer opens the log's sequencer, runs work with it (the summary
+// starting at the log's size, in phase), and ends the run with the
+// sequencer's alarm policy, unless ctx was cancelled: the error wraps
+// sequencer.ErrAlarm while alarms in the store are unacknowledged, joined
+// with work's.
+func withSequencer(ctx context.Context, cfg sequencer.Config, phase string, work func(*sequencer.Sequencer, *slog.Logger, *Summary) error) (Summary, error) {
+	logger := logging.OrDiscard(cfg.Logger)
+	cfg.Logger = logger
 	var sum Summary
-	seq, err := sequencer.Open(ctx, cfg.Sequencer)
+	seq, err := sequencer.Open(ctx, cfg)
 	if err != nil {
 		return sum, err
 	}
@@ -113,8 +124,8 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			logger.Warn("couldn't release the lease", "err", err)
 		}
 	}()
-	sum.TreeSize = seq.TreeSize()
-	err = run(ctx, cfg, seq, logger, &sum)
+	sum.TreeSize, sum.Phase = seq.TreeSize(), phase
+	err = work(seq, logger, &sum)
 	if ctx.Err() == nil {
 		open, aerr := seq.CheckAlarms(ctx)
 		sum.Unacknowledged = len(open)

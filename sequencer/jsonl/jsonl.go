@@ -37,14 +37,14 @@ type line struct {
 	Publisher  *tiles.Publisher `json:"publisher"`
 }
 
-// options make the decoder strict: what is logged is exactly what the
+// StrictOptions make the decoder strict: what is logged is exactly what the
 // line says, or the line is refused. The decoder
 // (github.com/go-json-experiment/json) refuses by default invalid UTF-8
 // and lone surrogate escapes (rather than logging U+FFFD), duplicated
 // member names (rather than keeping the last), names that differ from a
 // field's only by case, and anything after the one value; unknown members
 // are refused too.
-var options = json.JoinOptions(
+var StrictOptions = json.JoinOptions(
 	json.RejectUnknownMembers(true),
 	json.MatchCaseInsensitiveNames(false),
 	jsontext.AllowDuplicateNames(false),
@@ -55,7 +55,7 @@ var options = json.JoinOptions(
 // errors. Project names are normalized. Blank lines are skipped. The
 // first invalid line fails the whole read with an error wrapping
 // sequencer.ErrBadRecord and naming its line number: nothing of a bad
-// file is logged. Lines are decoded strictly (see options): a line that
+// file is logged. Lines are decoded strictly (see StrictOptions): a line that
 // JSON decoders could read in more than one way is invalid.
 func Read(r io.Reader, name string) ([]sequencer.Record, error) {
 	var records []sequencer.Record
@@ -101,7 +101,7 @@ func jsonError(err error) string {
 func parseLine(text []byte) (sequencer.Record, error) {
 	var in line
 	// Unmarshal refuses anything but white space after the value.
-	if err := json.Unmarshal(text, &in, options); err != nil {
+	if err := json.Unmarshal(text, &in, StrictOptions); err != nil {
 		return sequencer.Record{}, fmt.Errorf("%w: %s", sequencer.ErrBadRecord, jsonError(err))
 	}
 	var missing []string
