@@ -74,16 +74,11 @@ func RewriteIndex(t testing.TB, store publish.Store, skey, project string, edit 
 	if err != nil {
 		t.Fatal(err)
 	}
-	vkey, _ := tiles.VerifierKey(skey)
-	verifier, _ := note.NewVerifier(vkey)
-	data, _, err := store.Read(context.Background(), tiles.IndexKey(project))
+	vkey, err := tiles.VerifierKey(skey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := tiles.OpenIndex(data, verifier, project)
-	if err != nil {
-		t.Fatal(err)
-	}
+	x := seqtest.ReadIndex(t, store, vkey, project)
 	edit(&x)
 	signed, err := tiles.SignIndex(x, signer)
 	if err != nil {

@@ -209,6 +209,9 @@ func exportResumePoint(stored json.RawMessage, baseURL string, reset bool, logge
 	return cur.Export, nil
 }
 
+// exportChangedFix ends the errors of ErrExportChanged.
+const exportChangedFix = " (give the same files in the same order, or use --reset-cursor to log this one from its start, deduped against the log)"
+
 // skipLogged reads the records the interrupted run logged, checking they
 // are the same (by digest) before going on from there: records skipped
 // unread would be lost.
@@ -216,8 +219,8 @@ func skipLogged(reader *export.Reader, done exportPosition, batch int, logger *s
 	for reader.Count() < done.Records {
 		_, err := reader.Next(int(min(int64(batch), done.Records-reader.Count())))
 		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("%w: it holds %d records, and the log holds the first %d of the one it was logging (give the same files in the same order, or use --reset-cursor to log this one from its start, deduped against the log)",
-				ErrExportChanged, reader.Count(), done.Records)
+			return fmt.Errorf("%w: it holds %d records, and the log holds the first %d of the one it was logging%s",
+				ErrExportChanged, reader.Count(), done.Records, exportChangedFix)
 		}
 		if err != nil {
 			return err
@@ -225,8 +228,8 @@ func skipLogged(reader *export.Reader, done exportPosition, batch int, logger *s
 	}
 	if done.Records > 0 {
 		if got := position(reader); got.Digest != done.Digest {
-			return fmt.Errorf("%w: its first %d records have digest %s, those the log holds %s (give the same files in the same order, or use --reset-cursor to log this one from its start, deduped against the log)",
-				ErrExportChanged, done.Records, got.Digest, done.Digest)
+			return fmt.Errorf("%w: its first %d records have digest %s, those the log holds %s%s",
+				ErrExportChanged, done.Records, got.Digest, done.Digest, exportChangedFix)
 		}
 		logger.Info("skipped the records already logged", "records", done.Records)
 	}

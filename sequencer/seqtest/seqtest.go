@@ -329,9 +329,9 @@ func CheckProofs(t testing.TB, store publish.Store, vkey string) {
 	}
 }
 
-// IndexLine returns the line of filename in the index of project, in the
-// log in store, and fails t if there is none.
-func IndexLine(t testing.TB, store publish.Store, vkey, project, filename string) tiles.IndexLine {
+// ReadIndex returns the index of project in the log in store, verified
+// with vkey, and fails t if it can't.
+func ReadIndex(t testing.TB, store publish.Store, vkey, project string) tiles.Index {
 	t.Helper()
 	verifier, err := note.NewVerifier(vkey)
 	if err != nil {
@@ -345,7 +345,14 @@ func IndexLine(t testing.TB, store publish.Store, vkey, project, filename string
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, l := range x.Lines {
+	return x
+}
+
+// IndexLine returns the line of filename in the index of project, in the
+// log in store, and fails t if there is none.
+func IndexLine(t testing.TB, store publish.Store, vkey, project, filename string) tiles.IndexLine {
+	t.Helper()
+	for _, l := range ReadIndex(t, store, vkey, project).Lines {
 		if l.Filename == filename {
 			return l
 		}
