@@ -52,3 +52,13 @@ func linkAnonymous(f *os.File, p string) error {
 	}
 	return nil
 }
+
+// openFileLimit is how many files this process may have open: anonymous
+// files stay open until they are named.
+func openFileLimit() int {
+	var l unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &l); err != nil || l.Cur > 1<<30 {
+		return 1 << 30
+	}
+	return int(l.Cur)
+}

@@ -166,7 +166,7 @@ func (d *Dir) Read(ctx context.Context, key string) ([]byte, Version, error) {
 	var errno syscall.Errno
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.EISDIR):
-		return nil, NoVersion, fmt.Errorf("%s: %w", key, ErrNotExist)
+		return nil, NoVersion, notExistError(key)
 	case errors.Is(err, bounded.ErrTooLarge), errors.Is(err, bounded.ErrNotRegular):
 		return nil, NoVersion, fmt.Errorf("couldn't read %s: %w", key, err)
 	case err != nil && !errors.As(err, &errno):
@@ -178,6 +178,15 @@ func (d *Dir) Read(ctx context.Context, key string) ([]byte, Version, error) {
 	}
 	return data, digestVersion(data), nil
 }
+
+// notExistError is ErrNotExist for one key. A batch of a new log reads
+// thousands of objects that don't exist (the indexes of new projects):
+// formatting the message only when it is printed halves what such a read
+// costs.
+type notExistError string
+
+func (e notExistError) Error() string { return string(e) + ": " + ErrNotExist.Error() }
+func (e notExistError) Unwrap() error { return ErrNotExist }
 
 // readInRoot reads the object at key through an os.Root of the store's
 // directory, opened for the one read: the directory may be replaced
@@ -280,8 +289,8 @@ func (d *Dir) WriteGroup(ctx context.Context, ws []Write, concurrency int) ([]Ve
 	}
 	dirs := map[string]bool{}
 	var err error
-	for lo := 0; lo < len(ws) && err == nil; lo += groupChunk {
-		hi := min(lo+groupChunk, len(ws))
+	for lo := 0; lo < len(ws) && err == nil; lo += groupChunk() {
+		hi := min(lo+groupChunk(), len(ws))
 		err = d.writeChunk(ctx, ws[lo:hi], versions[lo:hi], dirs, concurrency)
 	}
 	// Whatever was named, make it durable: on error too, as the caller
@@ -296,8 +305,12 @@ func (d *Dir) WriteGroup(ctx context.Context, ws []Write, concurrency int) ([]Ve
 }
 
 // groupChunk is how many writes of a group have their content open at
-// once.
-const groupChunk = 512
+// once. Each chunk costs two syncs of the file system, which on a disk
+// cost more than the writes (a 100,000-entry batch of a new log writes
+// 4,500 objects: on this project's ext4 VM, 5.4–5.6 s in chunks of 512,
+// 4.9–5.3 s in chunks of 4,096), so chunks are as large as the limit of
+// open files leaves room for.
+var groupChunk = sync.OnceValue(func() int { return min(4096, max(64, openFileLimit()/4)) })
 
 // writeChunk writes the content of ws, syncs the file system, and names
 // every object, setting versions and adding the directories it named in

@@ -19,28 +19,35 @@ import (
 // first), then project, filename, digest and size, so that the same input
 // always gets the same leaf indexes.
 func sortRecords(records []Record) []Record {
+	// Sorted by reference: a record is some hundred bytes to move.
 	type keyed struct {
 		uploaded time.Time // zero when unknown
-		r        Record
+		r        *Record
 	}
 	ks := make([]keyed, len(records))
-	for i, r := range records {
-		ks[i].r = r
+	for i := range records {
+		ks[i].r = &records[i]
 		// Check accepted it, so only "-" fails to parse.
-		ks[i].uploaded, _ = time.Parse(time.RFC3339Nano, r.UploadTime)
+		ks[i].uploaded, _ = time.Parse(time.RFC3339Nano, records[i].UploadTime)
 	}
 	slices.SortFunc(ks, func(a, b keyed) int {
-		return cmp.Or(
-			a.uploaded.Compare(b.uploaded),
-			cmp.Compare(a.r.Project, b.r.Project),
-			cmp.Compare(a.r.Filename, b.r.Filename),
-			bytes.Compare(a.r.SHA256[:], b.r.SHA256[:]),
-			cmp.Compare(a.r.Size, b.r.Size),
-		)
+		if c := a.uploaded.Compare(b.uploaded); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.r.Project, b.r.Project); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.r.Filename, b.r.Filename); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.r.SHA256[:], b.r.SHA256[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.r.Size, b.r.Size)
 	})
 	out := make([]Record, len(ks))
-	for i := range ks {
-		out[i] = ks[i].r
+	for i, k := range ks {
+		out[i] = *k.r
 	}
 	return out
 }
@@ -50,17 +57,41 @@ func sortRecords(records []Record) []Record {
 // filename is logged once, under one project: PyPI never reuses one.
 func (s *Sequencer) dedupe(ctx context.Context, sorted []Record) (Result, []Record, error) {
 	var res Result
-	logged, err := s.loggedFiles(ctx, sorted)
+	// The batch's filenames, each with its first record: the rest repeat
+	// it. One map of the batch, not a set of it beside a map of the log,
+	// because a batch of a new log is 100,000 filenames, none logged.
+	first := make(map[string]int, len(sorted))
+	var repeats []int
+	for i := range sorted {
+		if _, ok := first[sorted[i].Filename]; ok {
+			repeats = append(repeats, i)
+		} else {
+			first[sorted[i].Filename] = i
+		}
+	}
+	logged, err := s.loggedFiles(ctx, sorted, first)
 	if err != nil {
 		return res, nil, err
 	}
 	fresh := make([]Record, 0, len(sorted))
-	for _, r := range sorted {
+	// leaves[i] is the leaf sorted[i] gets if it is new.
+	leaves := make([]int64, len(sorted))
+	for i := range sorted {
+		r := &sorted[i]
+		repeat := len(repeats) > 0 && repeats[0] == i
+		if repeat {
+			repeats = repeats[1:]
+		}
 		old, ok := logged[r.Filename]
+		if !ok && repeat {
+			// The batch's first record of this filename is new.
+			j := first[r.Filename]
+			f := &sorted[j]
+			old, ok = loggedFile{tiles.IndexLine{Leaf: leaves[j], Filename: f.Filename, SHA256: f.SHA256, Size: f.Size}, f.Project}, true
+		}
 		if !ok {
-			line := tiles.IndexLine{Leaf: s.st.TreeSize + int64(len(fresh)), Filename: r.Filename, SHA256: r.SHA256, Size: r.Size}
-			logged[r.Filename] = loggedFile{line, r.Project}
-			fresh = append(fresh, r)
+			leaves[i] = s.st.TreeSize + int64(len(fresh))
+			fresh = append(fresh, *r)
 			continue
 		}
 		if old.project == r.Project && old.SHA256 == r.SHA256 && old.Size == r.Size {
@@ -116,27 +147,28 @@ type loggedFile struct {
 	project string
 }
 
-// loggedFiles returns the files among records' filenames that the log
-// already holds, under whatever project. A filename is looked up in the
-// indexes of the projects its form says it can belong to
-// (tiles.FilenameProjects) and of the record's project, and in the
-// filename note of its home, which lists the files logged under any other
-// project: so the objects read grow with the batch, not with the log.
+// loggedFiles returns the files among records' filenames (the keys of
+// filenames) that the log already holds, under whatever project. A
+// filename is looked up in the indexes of the projects its form says it
+// can belong to (tiles.FilenameProjects) and of the record's project, and
+// in the filename note of its home, which lists the files logged under any
+// other project: so the objects read grow with the batch, not with the
+// log.
 //
 // A project index that the project list names but that is missing, or a
 // filename note line that its project's index does not confirm, is
 // ErrStoreDamaged: an index lost from the store would otherwise let its
 // files be logged again.
-func (s *Sequencer) loggedFiles(ctx context.Context, records []Record) (map[string]loggedFile, error) {
+func (s *Sequencer) loggedFiles(ctx context.Context, records []Record, filenames map[string]int) (map[string]loggedFile, error) {
 	projects, homes := map[string]bool{}, map[string]bool{}
-	filenames := make(map[string]bool, len(records))
-	for _, r := range records {
+	for i := range records {
+		r := &records[i]
 		projects[r.Project] = true
-		for _, p := range tiles.FilenameProjects(r.Filename) {
+		candidates := tiles.FilenameProjects(r.Filename)
+		for _, p := range candidates {
 			projects[p] = true
 		}
-		homes[tiles.FilenameHome(r.Filename)] = true
-		filenames[r.Filename] = true
+		homes[tiles.HomeOf(candidates)] = true
 	}
 	var (
 		indexes map[string]versioned[tiles.Index]
@@ -158,10 +190,10 @@ func (s *Sequencer) loggedFiles(ctx context.Context, records []Record) (map[stri
 		return nil, err
 	}
 
-	logged := make(map[string]loggedFile, len(records))
+	logged := map[string]loggedFile{}
 	for project, x := range indexes {
 		for _, l := range x.value.Lines {
-			if filenames[l.Filename] {
+			if _, ok := filenames[l.Filename]; ok {
 				logged[l.Filename] = loggedFile{l, project}
 			}
 		}
@@ -172,7 +204,7 @@ func (s *Sequencer) loggedFiles(ctx context.Context, records []Record) (map[stri
 	var listed []tiles.FilenameLine
 	for _, x := range notes {
 		for _, l := range x.value.Lines {
-			if filenames[l.Filename] {
+			if _, ok := filenames[l.Filename]; ok {
 				listed = append(listed, l)
 				if _, ok := indexes[l.Project]; !ok {
 					others[l.Project] = true

@@ -3,6 +3,8 @@ package sequencer
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -62,4 +64,30 @@ func (r *Record) Check() error {
 // Entry returns the log entry of r.
 func (r *Record) Entry() ([]byte, error) {
 	return tiles.FormatEntry(tiles.Entry{Filename: r.Filename, SHA256: r.SHA256, Publisher: r.Publisher})
+}
+
+// checkRecords checks every record, on every CPU (a batch is often 100,000
+// records), and returns the error of the first that fails.
+func checkRecords(records []Record) error {
+	workers := min(runtime.GOMAXPROCS(0), len(records)/1000+1)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(records)/workers, (w+1)*len(records)/workers
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				if err := records[i].Check(); err != nil {
+					errs[w] = fmt.Errorf("record %d: %w", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -306,10 +306,8 @@ func (s *Sequencer) Append(ctx context.Context, records []Record, cursor json.Ra
 // (settleClaims): it returns the store's claims it listed and read, for
 // that.
 func (s *Sequencer) appendBatch(ctx context.Context, records []Record, cursor json.RawMessage) (Result, *storeClaims, error) {
-	for i := range records {
-		if err := records[i].Check(); err != nil {
-			return Result{}, nil, fmt.Errorf("record %d: %w", i, err)
-		}
+	if err := checkRecords(records); err != nil {
+		return Result{}, nil, err
 	}
 	sorted := sortRecords(records)
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"golang.org/x/mod/sumdb/note"
@@ -118,5 +120,35 @@ func TestSecondSequencerIsBusy(t *testing.T) {
 	_, err := sequencer.Open(context.Background(), sequencer.Config{Store: store, Key: skey})
 	if !errors.Is(err, publish.ErrBusy) {
 		t.Fatalf("second Open: %v, want ErrBusy", err)
+	}
+}
+
+// TestAppendRefusesABadRecordAnywhere checks that a batch with an invalid
+// record, wherever it is (records are checked in parallel, in chunks), is
+// refused whole, naming the first bad record, and that nothing is logged.
+func TestAppendRefusesABadRecordAnywhere(t *testing.T) {
+	ctx := context.Background()
+	skey, _ := testKey(t)
+	s := openSeq(t, newDir(t), skey)
+	const n = 5000
+	for _, bad := range []int{0, 1, n / 2, n - 2, n - 1} {
+		records := synthetic.Records(0, n)
+		records[bad].Size = -1
+		_, err := s.Append(ctx, records, nil)
+		if !errors.Is(err, sequencer.ErrBadRecord) {
+			t.Fatalf("bad record %d: Append = %v, want ErrBadRecord", bad, err)
+		}
+		if want := fmt.Sprintf("record %d:", bad); !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("bad record %d: error %q doesn't start with %q", bad, err, want)
+		}
+		if s.TreeSize() != 0 {
+			t.Fatalf("bad record %d: the log grew to %d", bad, s.TreeSize())
+		}
+	}
+	// A record after the first bad one is bad too: the first is named.
+	records := synthetic.Records(0, n)
+	records[n-10].Size, records[10].Size = -1, -1
+	if _, err := s.Append(ctx, records, nil); err == nil || !strings.HasPrefix(err.Error(), "record 10:") {
+		t.Errorf("two bad records: Append = %v, want record 10 named", err)
 	}
 }

@@ -189,9 +189,13 @@ func FilenameProjects(filename string) []string {
 // FilenameHome returns the name of the filename note that lists filename
 // if it is logged under a project not among FilenameProjects(filename):
 // the first of those, or "_" if there is none.
-func FilenameHome(filename string) string {
-	if c := FilenameProjects(filename); len(c) > 0 {
-		return c[0]
+func FilenameHome(filename string) string { return HomeOf(FilenameProjects(filename)) }
+
+// HomeOf is FilenameHome of a filename whose FilenameProjects are
+// candidates, for a caller that has them already.
+func HomeOf(candidates []string) string {
+	if len(candidates) > 0 {
+		return candidates[0]
 	}
 	return noHome
 }
@@ -202,7 +206,41 @@ func FilenamesKey(home string) string { return FilenamesPrefix + home }
 // IsListedFilename reports whether a file of project must be listed in its
 // home's filename note: project is not one FilenameProjects gives.
 func IsListedFilename(filename, project string) bool {
+	// Most files are named after their project up to the first "-" (every
+	// wheel): that candidate, always the first, is compared without
+	// building the list (a batch asks this of every file).
+	if i := strings.IndexByte(filename, '-'); i > 0 && normalizesTo(filename[:i], project) {
+		return false
+	}
 	return !slices.Contains(FilenameProjects(filename), project)
+}
+
+// normalizesTo reports whether NormalizeProject(name) is project, without
+// building it.
+func normalizesTo(name, project string) bool {
+	if len(name) == 0 || len(name) > maxProjectLen || !isAlnum(name[0]) || !isAlnum(name[len(name)-1]) {
+		return false
+	}
+	j := 0
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case isSeparator(c):
+			if isSeparator(name[i-1]) {
+				continue
+			}
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		case !isAlnum(c):
+			return false
+		}
+		if j == len(project) || project[j] != c {
+			return false
+		}
+		j++
+	}
+	return j == len(project)
 }
 
 // FilenameLine is one file of a filename note.

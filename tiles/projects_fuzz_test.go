@@ -146,6 +146,12 @@ func FuzzFilenameProjects(f *testing.F) {
 				t.Fatalf("IsListedFilename(%q, %q) = true, but FilenameProjects gives %q", filename, p, got)
 			}
 		}
+		// The first candidate's shortcut agrees with the list.
+		if i := strings.IndexByte(filename, '-'); i > 0 {
+			if p, err := NormalizeProject(filename[:i]); err == nil && IsListedFilename(filename, p) == slices.Contains(got, p) {
+				t.Fatalf("IsListedFilename(%q, %q) = %v, but FilenameProjects gives %q", filename, p, !slices.Contains(got, p), got)
+			}
+		}
 		home := FilenameHome(filename)
 		switch {
 		case len(got) == 0 && home != noHome, len(got) > 0 && home != got[0]:

@@ -795,6 +795,15 @@ func TestIsListedFilename(t *testing.T) {
 		{"_private-1.0.tar.gz", "private", true},
 		{"PyYAML-3.01.tar.gz", "pyyaml", false},
 		{"PyYAML-3.01.tar.gz", "PyYAML", true},
+		// The first candidate, compared without normalizing it.
+		{"Foo__Bar.baz-1.0-py3-none-any.whl", "foo-bar-baz", false},
+		{"Foo__Bar.baz-1.0-py3-none-any.whl", "foo-bar-ba", true},
+		{"Foo__Bar.baz-1.0-py3-none-any.whl", "foo-bar-baz0", true},
+		{"Foo__Bar.baz-1.0-py3-none-any.whl", "foo--bar-baz", true},
+		{"foo_-1.0-py3-none-any.whl", "foo", true},
+		{"foo_-1.0-py3-none-any.whl", "foo-", true},
+		{"f@o-1.0-py3-none-any.whl", "f-o", true},
+		{strings.Repeat("a", maxProjectLen+1) + "-1.0.tar.gz", strings.Repeat("a", maxProjectLen+1), true},
 	}
 	for _, tt := range tests {
 		if got := IsListedFilename(tt.filename, tt.project); got != tt.listed {

@@ -8,10 +8,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/sequencer"
+	"github.com/pysumdb/pysumdb/tiles"
 )
 
 // FilesPerProject is how many files a project of Records holds: about as
@@ -78,6 +80,9 @@ type BenchResult struct {
 	Objects, Bytes int64
 	// Reads counts the objects read from the store (existing or not).
 	Reads int64
+	// SignedObjects of the objects written, SignedBytes in all, are
+	// signed notes (see isSigned), each costing a signature.
+	SignedObjects, SignedBytes int64
 }
 
 // EntriesPerSecond is the append rate.
@@ -90,7 +95,7 @@ func (r BenchResult) EntriesPerSecond() float64 {
 // to logger (nil discards). It is what `pysumdb bench` and the
 // sequencer's benchmarks run.
 func Bench(ctx context.Context, store publish.Store, key string, batchSize, total int, logger *slog.Logger) (BenchResult, error) {
-	counting := &publish.Counting{Store: store}
+	counting := &publish.Counting{Store: store, Select: isSigned}
 	seq, err := sequencer.Open(ctx, sequencer.Config{Store: counting, Key: key, Holder: "bench", Logger: logger})
 	if err != nil {
 		return BenchResult{}, err
@@ -116,5 +121,14 @@ func Bench(ctx context.Context, store publish.Store, key string, batchSize, tota
 	}
 	res.Objects, res.Bytes = counting.Written()
 	res.Reads = counting.Reads()
+	res.SignedObjects, res.SignedBytes = counting.Selected()
 	return res, nil
+}
+
+// isSigned reports whether the object at key is a signed note: the
+// checkpoint, a project index, a shard of the project list or a filename
+// note.
+func isSigned(key string) bool {
+	return key == tiles.CheckpointKey || strings.HasPrefix(key, tiles.IndexPrefix) ||
+		strings.HasPrefix(key, tiles.ProjectListPrefix) || strings.HasPrefix(key, tiles.FilenamesPrefix)
 }
