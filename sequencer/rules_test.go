@@ -74,6 +74,17 @@ func TestChangedFileIsAnAlarm(t *testing.T) {
 	if res := appendOnce(t, store, skey, record("foo", "foo-1.0.tar.gz", 1, 100)); res.Duplicates != 1 || len(res.Alarms) != 0 {
 		t.Fatalf("the same file again: %+v, want a duplicate", res)
 	}
+	// Within one batch: the first record is logged (leaf 3, after
+	// foo-1.2), and the alarm names it; the same record again is a
+	// duplicate.
+	res := appendOnce(t, store, skey, record("foo", "foo-2.0.tar.gz", 5, 400), record("foo", "foo-2.0.tar.gz", 4, 400),
+		record("foo", "foo-1.2.tar.gz", 6, 1), record("foo", "foo-2.0.tar.gz", 4, 400))
+	if res.Appended != 2 || res.Duplicates != 1 || len(res.Alarms) != 1 {
+		t.Fatalf("one batch: %+v, want two appended, a duplicate and an alarm", res)
+	}
+	if a := res.Alarms[0]; a.Code != sequencer.AlarmChangedFile || a.Leaf != 3 || a.LoggedSHA256 != fmt.Sprintf("%064x", 4) || a.ServedSHA256 != fmt.Sprintf("%064x", 5) {
+		t.Fatalf("one batch: alarm %+v, want leaf 3 logged with sha256 4, served with 5", a)
+	}
 }
 
 // TestFilenameUnderAnotherProject: PyPI never reuses a filename, so one
