@@ -69,19 +69,26 @@ func (r *Record) Entry() ([]byte, error) {
 // checkRecords checks every record, on every CPU (a batch is often 100,000
 // records), and returns the error of the first that fails.
 func checkRecords(records []Record) error {
-	workers := min(runtime.GOMAXPROCS(0), len(records)/1000+1)
+	return inChunks(len(records), func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			if err := records[i].Check(); err != nil {
+				return fmt.Errorf("record %d: %w", i, err)
+			}
+		}
+		return nil
+	})
+}
+
+// inChunks calls do on consecutive chunks of [0, n), one per CPU, in
+// parallel, and returns the error of the first chunk (in order, not in
+// time) that failed.
+func inChunks(n int, do func(lo, hi int) error) error {
+	workers := max(1, min(runtime.GOMAXPROCS(0), n))
 	errs := make([]error, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
-		lo, hi := w*len(records)/workers, (w+1)*len(records)/workers
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				if err := records[i].Check(); err != nil {
-					errs[w] = fmt.Errorf("record %d: %w", i, err)
-					return
-				}
-			}
-		})
+		lo, hi := w*n/workers, (w+1)*n/workers
+		wg.Go(func() { errs[w] = do(lo, hi) })
 	}
 	wg.Wait()
 	for _, err := range errs {

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 
 	"golang.org/x/mod/sumdb/tlog"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/pysumdb/pysumdb/publish"
 	"github.com/pysumdb/pysumdb/tiles"
@@ -217,19 +215,15 @@ func (s *Sequencer) readBundle(ctx context.Context, t tlog.Tile, hashes tlog.Has
 func formatEntries(records []Record) ([][]byte, []tlog.Hash, error) {
 	entries := make([][]byte, len(records))
 	hashes := make([]tlog.Hash, len(records))
-	var g errgroup.Group
-	chunk := max(1, (len(records)+runtime.NumCPU()-1)/runtime.NumCPU())
-	for lo := 0; lo < len(records); lo += chunk {
-		g.Go(func() error {
-			for i := lo; i < min(lo+chunk, len(records)); i++ {
-				e, err := records[i].Entry()
-				if err != nil {
-					return err
-				}
-				entries[i], hashes[i] = e, tlog.RecordHash(e)
+	err := inChunks(len(records), func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			e, err := records[i].Entry()
+			if err != nil {
+				return err
 			}
-			return nil
-		})
-	}
-	return entries, hashes, g.Wait()
+			entries[i], hashes[i] = e, tlog.RecordHash(e)
+		}
+		return nil
+	})
+	return entries, hashes, err
 }

@@ -8,12 +8,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/pysumdb/pysumdb/tiles"
 )
@@ -234,30 +233,23 @@ func (t namedTemp) path() string        { return string(t) }
 func (t namedTemp) name(p string) error { return os.Rename(string(t), p) }
 func (t namedTemp) discard()            { os.Remove(string(t)) } // gone already if renamed
 
-// parallel calls do(i) for every i in [0, n) on workers goroutines, and
-// returns the first error, or ctx's.
+// parallel calls do(i) for every i in [0, n), at most workers at once,
+// and returns the first error, or ctx's.
 func parallel(ctx context.Context, n, workers int, do func(i int) error) error {
-	var next atomic.Int64
-	var failed sync.Once
-	var first error
-	var wg sync.WaitGroup
-	for range min(workers, n) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				err := ctx.Err()
-				if err == nil {
-					err = do(i)
-				}
-				if err != nil {
-					failed.Do(func() { first = err })
-					next.Store(int64(n)) // the others stop too
-					return
-				}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i := 0; i < n && gctx.Err() == nil; i++ {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
 			}
+			return do(i)
 		})
 	}
-	wg.Wait()
-	return first
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // treeFloor returns the time to compute the tree hashes of leaves entries
